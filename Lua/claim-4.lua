@@ -1,0 +1,58 @@
+-- claim: pops and claims up to N queued jobs for one worker, strictly by priority (high, normal, low
+-- across the served queues, in order), skipping paused queues and jobs no longer queued (cancelled).
+-- Each claim sets the lock `{ns}:lock:<id>` (SET NX PX) to a fresh token, a lease in inflight, and
+-- moves the job to running, counting the attempt. Leaves a wake token if jobs remain.
+-- KEYS[1] inflight zset   KEYS[2] stats hash   KEYS[3] events stream   KEYS[4] paused set
+-- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] worker id   ARGV[4] lease ms   ARGV[5] max jobs
+-- ARGV[6...] queue names
+-- Returns a flat array, 12 fields a job: id, token, type, queue, priority, payload, attempts,
+--   max_attempts, timeout_ms, enqueued_at, crashes, created_at
+-- @include "common"
+local prefix, maxlen, worker, lease, max = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+local queues = {}
+for i = 6, #ARGV do
+  if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 0 then queues[#queues + 1] = ARGV[i] end
+end
+local out = {}
+local claimed = 0
+local priorities = {'high', 'normal', 'low'}
+for _, priority in ipairs(priorities) do
+  for _, queue in ipairs(queues) do
+    local list = list_key(prefix, queue, priority)
+    while claimed < max do
+      local id = redis.call('RPOP', list)
+      if not id then break end
+      local key = prefix .. 'job:' .. id
+      local job = redis.call('HMGET', key, 'state', 'claims', 'type', 'payload', 'attempts',
+        'max_attempts', 'timeout_ms', 'enqueued_at', 'crashes', 'created_at')
+      if job[1] == 'queued' then
+        local claims = (tonumber(job[2]) or 0) + 1
+        local token = worker .. '#' .. claims
+        if redis.call('SET', prefix .. 'lock:' .. id, token, 'NX', 'PX', lease) then
+          local attempts = (tonumber(job[5]) or 0) + 1
+          redis.call('HSET', key, 'state', 'running', 'claims', claims, 'token', token, 'worker', worker,
+            'attempts', attempts, 'started_at', now, 'updated_at', now)
+          redis.call('ZADD', KEYS[1], now + lease, id)
+          emit(KEYS[3], maxlen, id, 'started', now, 'attempt', attempts, 'worker', worker,
+            'queued_ms', now - (tonumber(job[8]) or now))
+          local n = #out
+          out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, token, job[3], queue
+          out[n + 5], out[n + 6], out[n + 7], out[n + 8] = priority, job[4], attempts, job[6]
+          out[n + 9], out[n + 10], out[n + 11], out[n + 12] = job[7], job[8], job[9] or '0', job[10]
+          claimed = claimed + 1
+        end
+      end
+    end
+    if claimed >= max then break end
+  end
+  if claimed >= max then break end
+end
+if claimed >= max then
+  for _, queue in ipairs(queues) do
+    for _, priority in ipairs(priorities) do
+      if redis.call('LLEN', list_key(prefix, queue, priority)) > 0 then wake(prefix, queue) break end
+    end
+  end
+end
+return out

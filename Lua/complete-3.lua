@@ -1,0 +1,43 @@
+-- complete: records the success of one or more attempts. Fenced by the lock token: a worker whose
+-- lease was lost (stalled, requeued, claimed again) cannot complete; a retried call whose first
+-- reply was lost answers "ok" again without recording anything twice.
+-- KEYS[1] inflight zset   KEYS[2] stats hash   KEYS[3] events stream
+-- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] keep finished ms
+-- ARGV[4...] triples: id, token, result JSON ("" for none)
+-- Returns one status per job: "ok", "stale" (lock lost; nothing recorded) or the job's state when it
+-- is no longer running under this token ("cancelled").
+-- @include "common"
+local prefix, maxlen, keep = ARGV[1], ARGV[2], ARGV[3]
+local now = now_ms()
+local out = {}
+local succeeded = 0
+for i = 4, #ARGV, 3 do
+  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = prefix .. 'job:' .. id
+  local lock = prefix .. 'lock:' .. id
+  local job = redis.call('HMGET', key, 'state', 'token', 'started_at', 'unique_key', 'attempts')
+  if redis.call('GET', lock) == token then
+    redis.call('DEL', lock)
+    redis.call('ZREM', KEYS[1], id)
+    if job[1] == 'running' then
+      redis.call('HSET', key, 'state', 'succeeded', 'result', result, 'finished_at', now, 'updated_at', now)
+      release_unique(prefix, id, job[4])
+      emit(KEYS[3], maxlen, id, 'succeeded', now, 'attempt', job[5] or '0', 'result', result,
+        'duration_ms', now - (tonumber(job[3]) or now))
+      expire_finished(key, keep)
+      succeeded = succeeded + 1
+      out[#out + 1] = 'ok'
+    else
+      out[#out + 1] = job[1] or 'stale'
+    end
+  elseif job[1] == 'succeeded' and job[2] == token then
+    out[#out + 1] = 'ok'
+  elseif job[1] == 'cancelled' and job[2] == token then
+    redis.call('ZREM', KEYS[1], id)
+    out[#out + 1] = 'cancelled'
+  else
+    out[#out + 1] = 'stale'
+  end
+end
+if succeeded > 0 then redis.call('HINCRBY', KEYS[2], 'succeeded', succeeded) end
+return out

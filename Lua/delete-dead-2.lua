@@ -1,0 +1,17 @@
+-- delete-dead: removes jobs from the dead-letter queue and from Redis for good.
+-- KEYS[1] dead zset   KEYS[2] events stream
+-- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3...] job ids
+-- Returns the number of jobs deleted (ids not in the dead-letter queue are left alone).
+-- @include "common"
+local prefix, maxlen = ARGV[1], ARGV[2]
+local now = now_ms()
+local deleted = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    redis.call('DEL', prefix .. 'job:' .. id)
+    emit(KEYS[2], maxlen, id, 'deleted', now)
+    deleted = deleted + 1
+  end
+end
+return deleted

@@ -1,0 +1,60 @@
+-- fail: records failed attempts. Each job goes back to the delayed set with its backoff (state
+-- retrying) while attempts remain, else to the dead-letter queue (state dead). Fenced by the lock
+-- token like complete; a retried call whose first reply was lost answers "ok" again.
+-- KEYS[1] inflight   KEYS[2] stats   KEYS[3] events   KEYS[4] delayed   KEYS[5] dead
+-- KEYS[6] promoter wake list
+-- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] dead max   ARGV[4...] groups of 4:
+--   id, token, error text, random number in [0,1) for jitter
+-- Returns one status per job: "retrying", "dead", "stale" or "cancelled".
+-- @include "common"
+local prefix, maxlen, dead_max = ARGV[1], ARGV[2], ARGV[3]
+local now = now_ms()
+local out = {}
+local failed, retried, died = 0, 0, 0
+for i = 4, #ARGV, 4 do
+  local id, token, err, rand = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local key = prefix .. 'job:' .. id
+  local lock = prefix .. 'lock:' .. id
+  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'max_attempts', 'backoff',
+    'started_at', 'unique_key')
+  if redis.call('GET', lock) == token then
+    redis.call('DEL', lock)
+    redis.call('ZREM', KEYS[1], id)
+    if job[1] == 'running' then
+      failed = failed + 1
+      local attempts = tonumber(job[3]) or 1
+      local duration = now - (tonumber(job[6]) or now)
+      if attempts < (tonumber(job[4]) or 1) then
+        local due = now + backoff_delay(job[5], attempts, rand)
+        redis.call('HSET', key, 'state', 'retrying', 'last_error', err, 'run_at', due, 'updated_at', now)
+        wake_promoter(KEYS[4], KEYS[6], due)
+        redis.call('ZADD', KEYS[4], due, id)
+        emit(KEYS[3], maxlen, id, 'retrying', now, 'attempt', attempts, 'error', err, 'run_at', due,
+          'duration_ms', duration)
+        retried = retried + 1
+        out[#out + 1] = 'retrying'
+      else
+        redis.call('HSET', key, 'state', 'dead', 'last_error', err, 'finished_at', now, 'updated_at', now)
+        redis.call('ZADD', KEYS[5], now, id)
+        release_unique(prefix, id, job[7])
+        emit(KEYS[3], maxlen, id, 'dead', now, 'attempt', attempts, 'error', err, 'duration_ms', duration)
+        cap_dead(prefix, KEYS[5], KEYS[3], maxlen, dead_max, now)
+        died = died + 1
+        out[#out + 1] = 'dead'
+      end
+    else
+      out[#out + 1] = job[1] or 'stale'
+    end
+  elseif job[2] == token and (job[1] == 'retrying' or job[1] == 'dead') then
+    out[#out + 1] = job[1]
+  elseif job[1] == 'cancelled' and job[2] == token then
+    redis.call('ZREM', KEYS[1], id)
+    out[#out + 1] = 'cancelled'
+  else
+    out[#out + 1] = 'stale'
+  end
+end
+if failed > 0 then redis.call('HINCRBY', KEYS[2], 'failed', failed) end
+if retried > 0 then redis.call('HINCRBY', KEYS[2], 'retried', retried) end
+if died > 0 then redis.call('HINCRBY', KEYS[2], 'dead', died) end
+return out

@@ -1,0 +1,76 @@
+-- Shared helpers inlined into every broker script (by `-- @include "common"`).
+-- Time comes from Redis (TIME), so every process agrees on "now" whatever its own clock says.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Appends one state change to the event stream, capped near `maxlen` entries.
+local function emit(events, maxlen, id, name, now, ...)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'job', id, 'event', name, 'ts', now, ...)
+end
+
+local function list_key(prefix, queue, priority)
+  return prefix .. 'q:' .. queue .. ':' .. priority
+end
+
+-- Leaves one wake token for the workers blocked in BRPOP on this queue (never more than one waits).
+local function wake(prefix, queue)
+  local key = prefix .. 'wake:' .. queue
+  if redis.call('LLEN', key) == 0 then redis.call('LPUSH', key, '1') end
+end
+
+-- Wakes a promoter when a due time earlier than every other one arrives.
+local function wake_promoter(delayed, promoter_wake, due)
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  if first[2] == nil or tonumber(first[2]) >= due then
+    if redis.call('LLEN', promoter_wake) == 0 then redis.call('LPUSH', promoter_wake, '1') end
+  end
+end
+
+local function release_unique(prefix, id, unique)
+  if unique and unique ~= '' then
+    local key = prefix .. 'unique:' .. unique
+    if redis.call('GET', key) == id then redis.call('DEL', key) end
+  end
+end
+
+-- A finished job's hash stays `keep` ms for inspection, then leaves Redis (0: at once).
+local function expire_finished(key, keep)
+  keep = tonumber(keep)
+  if keep <= 0 then redis.call('DEL', key) else redis.call('PEXPIRE', key, keep) end
+end
+
+-- Keeps at most `max` dead jobs; the oldest go first, each with a `dropped` event.
+local function cap_dead(prefix, dead, events, maxlen, max, now)
+  local excess = redis.call('ZCARD', dead) - tonumber(max)
+  if excess > 0 then
+    local dropped = redis.call('ZPOPMIN', dead, excess)
+    for i = 1, #dropped, 2 do
+      redis.call('DEL', prefix .. 'job:' .. dropped[i])
+      emit(events, maxlen, dropped[i], 'dropped', now, 'reason', 'dead-letter queue over its cap of ' .. max)
+    end
+  end
+end
+
+-- The wait before the next attempt, from the retry policy stored with the job:
+-- "none", "fixed:<ms>[:<jitter>]" or "exponential:<base ms>:<cap ms>[:<jitter>]"; jitter j in [0,1]
+-- keeps (1-j) of the delay and draws the rest at random (`rand` in [0,1) comes from the caller).
+local function backoff_delay(policy, attempt, rand)
+  local parts = {}
+  for part in string.gmatch(policy or 'none', '[^:]+') do parts[#parts + 1] = part end
+  local delay = 0
+  local jitter = 0
+  if parts[1] == 'fixed' then
+    delay = tonumber(parts[2]) or 0
+    jitter = tonumber(parts[3]) or 0
+  elseif parts[1] == 'exponential' then
+    local base = tonumber(parts[2]) or 0
+    local cap = tonumber(parts[3]) or base
+    local exponent = math.min(attempt - 1, 52)
+    delay = math.min(cap, base * math.pow(2, exponent))
+    jitter = tonumber(parts[4]) or 0
+  end
+  if jitter > 0 then delay = delay * (1 - jitter) + delay * jitter * tonumber(rand) end
+  return math.floor(delay)
+end

@@ -1,0 +1,31 @@
+-- retry: puts dead (or cancelled) jobs back on their queue as new: queued, attempts and crash count
+-- reset, kept in Redis again until they finish. Jobs in any other state are left alone.
+-- KEYS[1] dead zset   KEYS[2] stats hash   KEYS[3] events stream   KEYS[4] inflight zset
+-- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3...] job ids
+-- Returns one status per id: "queued", "notfound", or the state that kept it ("running", ...).
+-- @include "common"
+local prefix, maxlen = ARGV[1], ARGV[2]
+local now = now_ms()
+local out = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local key = prefix .. 'job:' .. id
+  local job = redis.call('HMGET', key, 'state', 'queue', 'priority')
+  if not job[1] then
+    redis.call('ZREM', KEYS[1], id)
+    out[#out + 1] = 'notfound'
+  elseif (job[1] == 'dead' or job[1] == 'cancelled') and redis.call('ZSCORE', KEYS[4], id) == false then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('PERSIST', key)
+    redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'crashes', 0, 'enqueued_at', now, 'updated_at', now)
+    redis.call('HDEL', key, 'finished_at', 'result')
+    redis.call('LPUSH', list_key(prefix, job[2], job[3]), id)
+    wake(prefix, job[2])
+    redis.call('HINCRBY', KEYS[2], 'enqueued', 1)
+    emit(KEYS[3], maxlen, id, 'queued', now, 'from', job[1])
+    out[#out + 1] = 'queued'
+  else
+    out[#out + 1] = job[1]
+  end
+end
+return out

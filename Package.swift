@@ -1,0 +1,85 @@
+// swift-tools-version: 6.1
+// Conveyor: a Redis-native job broker and worker cluster.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "conveyor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Conveyor", targets: ["Conveyor"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+        .executable(name: "conveyor", targets: ["conveyor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian, through system-library targets.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMongoc",
+            pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev", "libbson-dev"])]
+        ),
+
+        // Build tool: embeds Lua/*.lua into the Conveyor library.
+        .executableTarget(name: "EmbedLua", swiftSettings: swiftSettings),
+        .plugin(
+            name: "EmbedLuaPlugin",
+            capability: .buildTool(),
+            dependencies: ["EmbedLua"]
+        ),
+
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Conveyor",
+            dependencies: [
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedLuaPlugin"]
+        ),
+        .executableTarget(
+            name: "conveyor",
+            dependencies: [
+                "Conveyor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: test targets
+        .testTarget(
+            name: "ConveyorTests",
+            dependencies: ["Conveyor", "RedisClient", "CMongoc"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorIntegrationTests",
+            dependencies: ["Conveyor", "RedisClient"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,164 @@
+import Foundation
+import RedisClient
+
+/// A job a worker claimed: what its handler needs, and the lock token that fences its ack.
+public struct ClaimedJob: Sendable {
+    public var id: String
+    public var token: String
+    public var type: String
+    public var queue: String
+    public var priority: JobPriority
+    /// The payload as JSON text.
+    public var payload: String
+    /// This attempt's number, from 1.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var timeoutMilliseconds: Int
+    /// When the job last became queued (ms since 1970, Redis clock).
+    public var enqueuedAtMilliseconds: Int
+    public var crashes: Int
+    public var createdAtMilliseconds: Int
+}
+
+/// The outcome of one attempt, as a worker reports it.
+public enum AttemptOutcome: Sendable {
+    /// The handler returned; the result as JSON text (empty for none).
+    case success(result: String)
+    /// The handler failed (or timed out); the error text is kept as the job's last error.
+    case failure(error: String)
+}
+
+extension Broker {
+    /// Blocks up to `timeoutSeconds` on the queues' wake lists (BRPOP); true if woken by new work.
+    /// Runs on the caller's dedicated connection.
+    public func waitForWork(on connection: RedisConnection, queues: [String], timeoutSeconds: Double) throws -> Bool {
+        var command: [[UInt8]] = ["BRPOP".redisBytes]
+        for queue in queues { command.append(keys.wake(queue).redisBytes) }
+        command.append(String(format: "%.3f", timeoutSeconds).redisBytes)
+        let reply = try connection.send(command, timeoutMilliseconds: Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds)
+        _ = try reply.throwingServerError()
+        return !reply.isNull
+    }
+
+    /// Claims up to `max` queued jobs from `queues` in strict priority order (one script call).
+    public func claim(
+        on connection: RedisConnection, worker: String, leaseMilliseconds: Int, max: Int, queues: [String]
+    ) throws -> [ClaimedJob] {
+        var arguments: [[UInt8]] = [
+            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, worker.redisBytes,
+            leaseMilliseconds.redisBytes, max.redisBytes,
+        ]
+        arguments.append(contentsOf: queues.map { $0.redisBytes })
+        let reply = try scripts.claim.run(
+            on: connection, keys: [keys.inflight, keys.stats, keys.events, keys.paused].map { $0.redisBytes },
+            arguments: arguments)
+        let fields = reply.array ?? []
+        var jobs: [ClaimedJob] = []
+        jobs.reserveCapacity(fields.count / 12)
+        var index = 0
+        while index + 11 < fields.count {
+            func text(_ offset: Int) -> String { fields[index + offset].string ?? "" }
+            func number(_ offset: Int) -> Int { fields[index + offset].int ?? 0 }
+            jobs.append(
+                ClaimedJob(
+                    id: text(0), token: text(1), type: text(2), queue: text(3),
+                    priority: JobPriority(rawValue: text(4)) ?? .normal, payload: text(5), attempt: number(6),
+                    maxAttempts: number(7), timeoutMilliseconds: number(8), enqueuedAtMilliseconds: number(9),
+                    crashes: number(10), createdAtMilliseconds: number(11)))
+            index += 12
+        }
+        return jobs
+    }
+
+    /// Reports finished attempts: successes in one script call, failures in another.
+    /// Returns each job's status (`ok`, `retrying`, `dead`, `stale`, `cancelled`) by id.
+    public func acknowledge(
+        on connection: RedisConnection, _ outcomes: [(job: ClaimedJob, outcome: AttemptOutcome)]
+    ) throws -> [String: String] {
+        var successes: [[UInt8]] = [
+            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes,
+            configuration.keepFinishedMilliseconds.redisBytes,
+        ]
+        var failures: [[UInt8]] = [
+            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, configuration.deadMax.redisBytes,
+        ]
+        var successIDs: [String] = []
+        var failureIDs: [String] = []
+        for (job, outcome) in outcomes {
+            switch outcome {
+            case .success(let result):
+                successIDs.append(job.id)
+                successes.append(contentsOf: [job.id.redisBytes, job.token.redisBytes, result.redisBytes])
+            case .failure(let error):
+                failureIDs.append(job.id)
+                failures.append(contentsOf: [
+                    job.id.redisBytes, job.token.redisBytes, String(error.prefix(4_096)).redisBytes,
+                    String(Double.random(in: 0..<1)).redisBytes,
+                ])
+            }
+        }
+        var statuses: [String: String] = [:]
+        if !successIDs.isEmpty {
+            let reply = try scripts.complete.run(
+                on: connection, keys: [keys.inflight, keys.stats, keys.events].map { $0.redisBytes }, arguments: successes)
+            for (id, status) in zip(successIDs, reply.array ?? []) { statuses[id] = status.string ?? "stale" }
+        }
+        if !failureIDs.isEmpty {
+            let reply = try scripts.fail.run(
+                on: connection,
+                keys: [keys.inflight, keys.stats, keys.events, keys.delayed, keys.dead, keys.promoterWake].map { $0.redisBytes },
+                arguments: failures)
+            for (id, status) in zip(failureIDs, reply.array ?? []) { statuses[id] = status.string ?? "stale" }
+        }
+        return statuses
+    }
+
+    /// Extends the leases of held jobs and refreshes the worker's registration.
+    /// Returns the ids whose lock was lost and the ids cancelled while running.
+    public func heartbeat(
+        on connection: RedisConnection, worker: WorkerInfo, leaseMilliseconds: Int, held: [(id: String, token: String)]
+    ) throws -> (lost: [String], cancelled: [String]) {
+        let info = (try? JSONEncoder().encode(worker)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var arguments: [[UInt8]] = [
+            keys.prefix.redisBytes, leaseMilliseconds.redisBytes, worker.id.redisBytes, info.redisBytes,
+            Swift.max(leaseMilliseconds, 10_000).redisBytes,
+        ]
+        for (id, token) in held { arguments.append(contentsOf: [id.redisBytes, token.redisBytes]) }
+        let reply = try scripts.heartbeat.run(
+            on: connection, keys: [keys.inflight, keys.workers].map { $0.redisBytes }, arguments: arguments)
+        let parts = reply.array ?? []
+        let lost = parts.first?.array?.compactMap(\.string) ?? []
+        let cancelled = parts.count > 1 ? parts[1].array?.compactMap(\.string) ?? [] : []
+        return (lost, cancelled)
+    }
+
+    /// Gives held jobs back to their queues (graceful shutdown) and, with `worker`, unregisters it.
+    public func requeue(on connection: RedisConnection, worker: String?, held: [(id: String, token: String)]) throws -> Int {
+        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, (worker ?? "").redisBytes]
+        for (id, token) in held { arguments.append(contentsOf: [id.redisBytes, token.redisBytes]) }
+        let reply = try scripts.requeue.run(
+            on: connection, keys: [keys.inflight, keys.events, keys.workers].map { $0.redisBytes }, arguments: arguments)
+        return reply.int ?? 0
+    }
+
+    /// Moves due delayed jobs to their lists. Returns how many moved and the wait until the next one
+    /// is due (0: more are due now; nil: none waiting).
+    public func promoteDue(batch: Int = 1_000) async throws -> (promoted: Int, nextDueMilliseconds: Int?) {
+        let reply = try await scripts.promote.run(
+            on: pool, keys: [keys.delayed, keys.events, keys.stats],
+            arguments: [keys.prefix, configuration.eventsMaxLength, batch])
+        let values = reply.array?.compactMap(\.int) ?? []
+        guard values.count == 2 else { throw ConveyorError(.redis, "promote: unexpected reply \(reply)") }
+        return (values[0], values[1] < 0 ? nil : values[1])
+    }
+
+    /// Requeues running jobs whose lease expired; quarantines repeat offenders to dead.
+    public func requeueStalled(batch: Int = 1_000) async throws -> (requeued: Int, quarantined: Int, nextExpiryMilliseconds: Int?) {
+        let reply = try await scripts.requeueStalled.run(
+            on: pool, keys: [keys.inflight, keys.stats, keys.events, keys.dead, keys.promoterWake],
+            arguments: [keys.prefix, configuration.eventsMaxLength, configuration.maxCrashes, batch, configuration.deadMax])
+        let values = reply.array?.compactMap(\.int) ?? []
+        guard values.count == 3 else { throw ConveyorError(.redis, "requeue-stalled: unexpected reply \(reply)") }
+        return (values[0], values[1], values[2] < 0 ? nil : values[2])
+    }
+}

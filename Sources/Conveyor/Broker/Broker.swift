@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import RedisClient
+
+/// The client side of Conveyor: enqueue, inspect, cancel, retry, pause, and read statistics.
+///
+/// Every state change runs as one Lua script from `Lua/`; this type only validates input, builds the
+/// script arguments and reads replies. Workers and promoters use it too, through the `*(on:)`
+/// variants that run on a connection they already hold.
+public final class Broker: Sendable {
+    public let configuration: BrokerConfiguration
+    public let keys: BrokerKeys
+    public let scripts: BrokerScripts
+    /// Connections for everything but blocking waits.
+    public let pool: RedisPool
+    let logger: Logger
+
+    /// The most jobs one enqueue script call carries; larger batches are split.
+    public static let enqueueChunk = 1_000
+
+    public init(
+        redis: RedisConfiguration,
+        configuration: BrokerConfiguration = BrokerConfiguration(),
+        poolSize: Int = 4,
+        logger: Logger = Logger(label: "conveyor.broker")
+    ) {
+        self.configuration = configuration
+        self.keys = BrokerKeys(namespace: configuration.namespace)
+        self.scripts = BrokerScripts()
+        self.pool = RedisPool(configuration: redis, size: poolSize, name: "conveyor-redis")
+        self.logger = logger
+    }
+
+    /// Loads every script into Redis (SCRIPT LOAD) so the first calls need no extra round trip.
+    public func prepare() async throws {
+        let scripts = self.scripts.all
+        try await pool.withConnection { connection in
+            for script in scripts { try script.load(on: connection) }
+        }
+    }
+
+    /// Closes the connection threads.
+    public func shutdown() { pool.close() }
+
+    // MARK: enqueue
+
+    /// Enqueues one job.
+    public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
+        try await enqueue(batch: [request])[0]
+    }
+
+    /// Enqueues jobs in order. Up to ``enqueueChunk`` jobs go in one atomic script call (all or
+    /// nothing); the whole batch is validated before anything is sent.
+    public func enqueue(batch requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
+        for (index, request) in requests.enumerated() {
+            do { try request.validate(maxPayloadBytes: configuration.maxPayloadBytes) } catch {
+                throw requests.count == 1 ? error : ConveyorError(.invalidArgument, "job \(index): \(error.message)")
+            }
+        }
+        var results: [EnqueueResult] = []
+        results.reserveCapacity(requests.count)
+        var start = 0
+        while start < requests.count {
+            let chunk = Array(requests[start..<min(requests.count, start + Self.enqueueChunk)])
+            let arguments = enqueueArguments(chunk)
+            let keys = [keys.delayed, keys.stats, keys.events, keys.promoterWake].map { $0.redisBytes }
+            let script = scripts.enqueue
+            let reply = try await pool.withConnection { connection in
+                try script.run(on: connection, keys: keys, arguments: arguments)
+            }
+            guard let rows = reply.array, rows.count == chunk.count else {
+                throw ConveyorError(.redis, "enqueue: unexpected reply \(reply)")
+            }
+            for row in rows {
+                guard let fields = row.array, fields.count == 3, let id = fields[0].string,
+                    let state = fields[1].string.flatMap(JobState.init)
+                else { throw ConveyorError(.redis, "enqueue: unexpected row \(row)") }
+                results.append(EnqueueResult(id: id, state: state, duplicate: fields[2].int == 1))
+            }
+            start += chunk.count
+        }
+        return results
+    }
+
+    private func enqueueArguments(_ requests: [EnqueueRequest]) -> [[UInt8]] {
+        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, requests.count.redisBytes]
+        arguments.reserveCapacity(3 + requests.count * 11)
+        for request in requests {
+            arguments.append((request.id ?? JobID.make()).redisBytes)
+            arguments.append(request.type.redisBytes)
+            arguments.append(request.queue.redisBytes)
+            arguments.append(request.priority.rawValue.redisBytes)
+            arguments.append(request.payload.redisBytes)
+            arguments.append(request.maxAttempts.redisBytes)
+            arguments.append(request.retryPolicy.encoded.redisBytes)
+            arguments.append(request.timeoutMilliseconds.redisBytes)
+            arguments.append((request.delayMilliseconds ?? -1).redisBytes)
+            arguments.append((request.runAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? -1).redisBytes)
+            arguments.append((request.uniqueKey ?? "").redisBytes)
+        }
+        return arguments
+    }
+
+    // MARK: inspect
+
+    /// The job as Redis holds it now; nil once it left Redis (or never existed).
+    public func job(_ id: String) async throws -> Job? {
+        guard JobID.isValid(id) else { return nil }
+        let reply = try await pool.command("HGETALL", keys.job(id))
+        return reply.fieldMap.flatMap(Job.init(fields:))
+    }
+
+    /// Queue depths, counts and totals.
+    public func stats() async throws -> BrokerStats {
+        let first = try await pool.pipeline([
+            ["SMEMBERS", keys.queues], ["SMEMBERS", keys.paused], ["ZCARD", keys.delayed],
+            ["ZCARD", keys.inflight], ["ZCARD", keys.dead], ["HGETALL", keys.stats],
+        ])
+        let queues = (first[0].array ?? []).compactMap(\.string).sorted()
+        let paused = Set((first[1].array ?? []).compactMap(\.string))
+        var commands: [[any RedisArgument]] = []
+        for queue in queues {
+            for priority in JobPriority.allCases { commands.append(["LLEN", keys.list(queue, priority)]) }
+        }
+        let lengths = commands.isEmpty ? [] : try await pool.pipeline(commands)
+        var perQueue: [String: QueueStats] = [:]
+        for (index, queue) in queues.enumerated() {
+            perQueue[queue] = QueueStats(
+                high: lengths[index * 3].int ?? 0, normal: lengths[index * 3 + 1].int ?? 0,
+                low: lengths[index * 3 + 2].int ?? 0, paused: paused.contains(queue))
+        }
+        let totals = (first[5].fieldMap ?? [:]).compactMapValues { Int($0) }
+        return BrokerStats(
+            queues: perQueue, delayed: first[2].int ?? 0, running: first[3].int ?? 0, dead: first[4].int ?? 0,
+            totals: totals)
+    }
+
+    /// Dead-letter jobs, newest first.
+    public func deadJobs(offset: Int = 0, limit: Int = 100) async throws -> [Job] {
+        let ids = try await pool.command("ZREVRANGE", keys.dead, offset, offset + max(1, limit) - 1).array ?? []
+        let commands: [[any RedisArgument]] = ids.compactMap(\.string).map { ["HGETALL", keys.job($0)] }
+        guard !commands.isEmpty else { return [] }
+        return try await pool.pipeline(commands).compactMap { $0.fieldMap.flatMap(Job.init(fields:)) }
+    }
+
+    /// Workers whose heartbeat is recent.
+    public func workers() async throws -> [WorkerInfo] {
+        let ids = try await pool.command("ZRANGE", keys.workers, 0, -1).array?.compactMap(\.string) ?? []
+        guard !ids.isEmpty else { return [] }
+        let replies = try await pool.pipeline(ids.map { ["GET", keys.worker($0)] })
+        return replies.compactMap { reply in
+            reply.string.flatMap { try? JSONDecoder().decode(WorkerInfo.self, from: Data($0.utf8)) }
+        }
+    }
+
+    // MARK: change
+
+    /// Cancels a job that has not finished. A running job's worker stops its handler.
+    public func cancel(_ id: String) async throws -> (outcome: CancelOutcome, previous: JobState?) {
+        guard JobID.isValid(id) else { return (.notFound, nil) }
+        let reply = try await scripts.cancel.run(
+            on: pool, keys: [keys.delayed, keys.stats, keys.events, keys.dead],
+            arguments: [keys.prefix, configuration.eventsMaxLength, id, configuration.keepFinishedMilliseconds])
+        let fields = reply.array?.compactMap(\.string) ?? []
+        let state = fields.count > 1 ? JobState(rawValue: fields[1]) : nil
+        switch fields.first {
+        case "cancelled": return (.cancelled, state)
+        case "finished": return (.alreadyFinished, state)
+        default: return (.notFound, nil)
+        }
+    }
+
+    /// Puts dead or cancelled jobs back on their queue. Returns each id's outcome
+    /// (`queued`, `notfound`, or the state that kept it).
+    public func retry(ids: [String]) async throws -> [String: String] {
+        let valid = ids.filter(JobID.isValid)
+        var outcome: [String: String] = Dictionary(uniqueKeysWithValues: ids.filter { !JobID.isValid($0) }.map { ($0, "notfound") })
+        guard !valid.isEmpty else { return outcome }
+        let reply = try await scripts.retry.run(
+            on: pool, keys: [keys.dead, keys.stats, keys.events, keys.inflight],
+            arguments: [keys.prefix, configuration.eventsMaxLength] + valid)
+        for (id, status) in zip(valid, reply.array ?? []) { outcome[id] = status.string ?? "notfound" }
+        return outcome
+    }
+
+    /// Retries every dead job, a thousand per script call. Returns how many went back to their queue.
+    public func retryAllDead() async throws -> Int {
+        var total = 0
+        var offset = 0
+        while true {
+            let ids = try await pool.command("ZRANGE", keys.dead, offset, offset + 999).array?.compactMap(\.string) ?? []
+            if ids.isEmpty { return total }
+            let outcome = try await retry(ids: ids)
+            let queued = outcome.values.filter { $0 == "queued" }.count
+            total += queued
+            offset += ids.count - queued - outcome.values.filter { $0 == "notfound" }.count
+        }
+    }
+
+    /// Deletes dead jobs for good. Returns how many were deleted.
+    public func deleteDead(ids: [String]) async throws -> Int {
+        let valid = ids.filter(JobID.isValid)
+        guard !valid.isEmpty else { return 0 }
+        let reply = try await scripts.deleteDead.run(
+            on: pool, keys: [keys.dead, keys.events], arguments: [keys.prefix, configuration.eventsMaxLength] + valid)
+        return reply.int ?? 0
+    }
+
+    /// Stops workers from taking jobs from `queue`; jobs keep arriving. Returns false if already paused.
+    @discardableResult
+    public func pause(queue: String) async throws -> Bool { try await setPaused(queue, "pause") }
+
+    /// Lets workers take jobs from `queue` again. Returns false if it was not paused.
+    @discardableResult
+    public func resume(queue: String) async throws -> Bool { try await setPaused(queue, "resume") }
+
+    private func setPaused(_ queue: String, _ action: String) async throws -> Bool {
+        guard Names.isValid(queue) else {
+            throw ConveyorError(.invalidArgument, "queue '\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
+        }
+        let reply = try await scripts.pause.run(
+            on: pool, keys: [keys.paused, keys.events], arguments: [keys.prefix, configuration.eventsMaxLength, queue, action])
+        return reply.int == 1
+    }
+}
+
+/// What a cancel did.
+public enum CancelOutcome: String, Sendable {
+    case cancelled
+    case alreadyFinished = "finished"
+    case notFound = "notfound"
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Settings shared by every process of one Conveyor namespace, read from `CONVEYOR_*` variables.
+public struct BrokerConfiguration: Sendable, Equatable {
+    /// The namespace: every key lives under `{namespace}:` (one Redis Cluster slot).
+    public var namespace: String
+    /// The event stream is trimmed near this many entries (XADD MAXLEN ~).
+    public var eventsMaxLength: Int
+    /// How long a finished job's hash stays in Redis, in milliseconds (`CONVEYOR_KEEP_FINISHED`).
+    public var keepFinishedMilliseconds: Int
+    /// The most dead jobs kept; the oldest leave first (`CONVEYOR_DEAD_MAX`).
+    public var deadMax: Int
+    /// A job that crashed or stalled its worker this many times goes to dead (`CONVEYOR_MAX_CRASHES`).
+    public var maxCrashes: Int
+    /// The largest payload accepted, in bytes (`CONVEYOR_MAX_PAYLOAD`).
+    public var maxPayloadBytes: Int
+
+    public init(
+        namespace: String = "conveyor",
+        eventsMaxLength: Int = 1_000_000,
+        keepFinishedMilliseconds: Int = 3_600_000,
+        deadMax: Int = 100_000,
+        maxCrashes: Int = 3,
+        maxPayloadBytes: Int = 1 << 20
+    ) {
+        self.namespace = namespace
+        self.eventsMaxLength = eventsMaxLength
+        self.keepFinishedMilliseconds = keepFinishedMilliseconds
+        self.deadMax = deadMax
+        self.maxCrashes = maxCrashes
+        self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
+    /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES` and `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
+    /// `k`/`m` suffix), keeping defaults for the unset ones.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError) -> BrokerConfiguration {
+        var configuration = BrokerConfiguration()
+        if let namespace = environment["CONVEYOR_NAMESPACE"], !namespace.isEmpty { configuration.namespace = namespace }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConveyorError) -> Int? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConveyorError(.invalidArgument, "\(name) must be a whole number in \(range), got '\(text)'")
+            }
+            return value
+        }
+        if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) { configuration.eventsMaxLength = value }
+        if let value = try integer("CONVEYOR_DEAD_MAX", 1...100_000_000) { configuration.deadMax = value }
+        if let value = try integer("CONVEYOR_MAX_CRASHES", 1...1_000) { configuration.maxCrashes = value }
+        if let text = environment["CONVEYOR_KEEP_FINISHED"], !text.isEmpty {
+            configuration.keepFinishedMilliseconds = try DurationParser.milliseconds(text)
+        }
+        if let text = environment["CONVEYOR_MAX_PAYLOAD"]?.lowercased(), !text.isEmpty {
+            var factor = 1
+            var digits = Substring(text)
+            if text.hasSuffix("k") || text.hasSuffix("kib") { factor = 1 << 10 }
+            if text.hasSuffix("m") || text.hasSuffix("mib") { factor = 1 << 20 }
+            digits = digits.prefix { $0.isNumber }
+            guard let value = Int(digits), value > 0, value * factor <= 512 << 20 else {
+                throw ConveyorError(.invalidArgument, "CONVEYOR_MAX_PAYLOAD must be a size like 1048576, 512k or 1m (at most 512m)")
+            }
+            configuration.maxPayloadBytes = value * factor
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Rejects a namespace that would break the key layout.
+    public func validate() throws(ConveyorError) {
+        guard Names.isValid(namespace) else {
+            throw ConveyorError(.invalidArgument, "namespace '\(namespace)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
+        }
+    }
+}
+
+/// The rule for queue and namespace names: 1 to 100 characters of `A-Z a-z 0-9 _ . -`.
+public enum Names {
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 100
+            && name.utf8.allSatisfy { byte in
+                (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                    || byte == 95 || byte == 46 || byte == 45
+            }
+    }
+}

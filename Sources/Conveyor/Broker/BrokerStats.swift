@@ -1,0 +1,49 @@
+/// A queue's waiting jobs by priority, and whether it is paused.
+public struct QueueStats: Sendable, Equatable, Codable {
+    public var high: Int
+    public var normal: Int
+    public var low: Int
+    public var paused: Bool
+}
+
+/// The broker's counters: per-queue depth, delayed, running and dead jobs, and running totals.
+public struct BrokerStats: Sendable, Equatable {
+    public var queues: [String: QueueStats]
+    public var delayed: Int
+    public var running: Int
+    public var dead: Int
+    /// Totals since the namespace was created: `enqueued`, `succeeded` (jobs, each once), `failed`
+    /// (attempts), `retried`, `dead`, `cancelled`, `stalled`.
+    public var totals: [String: Int]
+
+    /// The `conveyor stats` JSON shape.
+    public var jsonObject: [String: Any] {
+        var queueObjects: [String: Any] = [:]
+        for (name, queue) in queues {
+            queueObjects[name] = ["high": queue.high, "normal": queue.normal, "low": queue.low, "paused": queue.paused]
+        }
+        var totalObject: [String: Any] = [:]
+        for name in ["enqueued", "succeeded", "failed", "retried", "dead", "cancelled", "stalled"] {
+            totalObject[name] = totals[name] ?? 0
+        }
+        return ["queues": queueObjects, "delayed": delayed, "running": running, "dead": dead, "totals": totalObject]
+    }
+}
+
+/// A live worker's registration, refreshed by its heartbeat.
+public struct WorkerInfo: Sendable, Equatable, Codable {
+    public var id: String
+    public var host: String
+    public var pid: Int
+    public var queues: [String]
+    public var concurrency: Int
+    public var running: [String]
+    public var startedAt: Double
+    public var heartbeatAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, host, pid, queues, concurrency, running
+        case startedAt = "started_at"
+        case heartbeatAt = "heartbeat_at"
+    }
+}

@@ -1,0 +1,33 @@
+/// An error from Conveyor, with a code that can grow without breaking callers.
+public struct ConveyorError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, broadly.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let value: String
+        private init(_ value: String) { self.value = value }
+        /// Bad input: a malformed duration, payload, name or number.
+        public static let invalidArgument = Code("invalid argument")
+        /// No such job.
+        public static let notFound = Code("not found")
+        /// The job is in a state that does not allow the operation (cancel a finished job...).
+        public static let conflict = Code("conflict")
+        /// Redis failed or answered something unexpected.
+        public static let redis = Code("redis")
+        /// A handler failed; the message is the attempt's error.
+        public static let handler = Code("handler")
+        /// A handler ran past its timeout.
+        public static let timeout = Code("timeout")
+        /// No handler is registered for the job's type.
+        public static let unknownJobType = Code("unknown job type")
+        public var description: String { value }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,196 @@
+import CHiredis
+import Foundation
+
+/// One synchronous connection to Redis over hiredis.
+///
+/// Not thread-safe and blocking: it lives on one thread of a ``RedisPool`` and is only handed to
+/// closures that the pool runs there. After a dropped connection it reconnects on next use, with
+/// backoff between failed attempts (100 ms doubling to 5 s), so a Redis restart never kills the process.
+public final class RedisConnection {
+    public let configuration: RedisConfiguration
+    private var context: UnsafeMutablePointer<redisContext>?
+    private var failures = 0
+    private var nextAttempt: Date = .distantPast
+    private var currentTimeout: Int = -1
+
+    init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+    }
+
+    deinit { disconnect() }
+
+    /// True while a live hiredis context is open.
+    public var isConnected: Bool { context != nil }
+
+    /// Drops the connection; the next command reconnects.
+    public func disconnect() {
+        if let context { redisFree(context) }
+        context = nil
+        currentTimeout = -1
+    }
+
+    private func connectIfNeeded() throws -> UnsafeMutablePointer<redisContext> {
+        if let context { return context }
+        let now = Date()
+        if now < nextAttempt {
+            throw RedisError(.connection, "not connected to \(configuration.redactedDescription) (retrying)")
+        }
+        do {
+            let context = try openContext()
+            self.context = context
+            failures = 0
+            return context
+        } catch {
+            failures += 1
+            let backoff = min(5.0, 0.1 * pow(2.0, Double(min(failures - 1, 6))))
+            nextAttempt = now.addingTimeInterval(backoff)
+            throw error
+        }
+    }
+
+    private func openContext() throws -> UnsafeMutablePointer<redisContext> {
+        let timeout = configuration.connectTimeoutMilliseconds
+        let made: UnsafeMutablePointer<redisContext>?
+        switch configuration.endpoint {
+        case .tcp(let host, let port): made = conveyor_redis_connect_tcp(host, Int32(port), timeout)
+        case .unix(let path): made = conveyor_redis_connect_unix(path, timeout)
+        }
+        guard let context = made else {
+            throw RedisError(.connection, "cannot allocate a hiredis context")
+        }
+        if conveyor_redis_err(context) != 0 {
+            let message = String(cString: conveyor_redis_errstr(context))
+            redisFree(context)
+            throw RedisError(.connection, "connect to \(configuration.redactedDescription): \(message)")
+        }
+        self.context = context
+        currentTimeout = -1
+        do {
+            if let password = configuration.password {
+                var auth = ["AUTH"]
+                if let user = configuration.username { auth.append(user) }
+                auth.append(password)
+                try expectOK(try send(auth.map { Array($0.utf8) }, timeoutMilliseconds: nil))
+            }
+            if configuration.database != 0 {
+                try expectOK(try send([Array("SELECT".utf8), Array(String(configuration.database).utf8)], timeoutMilliseconds: nil))
+            }
+        } catch {
+            disconnect()
+            throw error
+        }
+        self.context = nil
+        return context
+    }
+
+    private func expectOK(_ reply: RedisValue) throws {
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+    }
+
+    private func applyTimeout(_ context: UnsafeMutablePointer<redisContext>, _ milliseconds: Int) {
+        if milliseconds != currentTimeout {
+            _ = conveyor_redis_set_timeout_ms(context, milliseconds)
+            currentTimeout = milliseconds
+        }
+    }
+
+    /// Sends one command and reads its reply. An error reply comes back as `.error`, not thrown.
+    ///
+    /// - Parameter timeoutMilliseconds: the reply timeout; `nil` uses the configured command timeout.
+    ///   Blocking commands (BRPOP) pass their own blocking time plus a margin.
+    public func send(_ arguments: [[UInt8]], timeoutMilliseconds: Int? = nil) throws -> RedisValue {
+        try pipeline([arguments], timeoutMilliseconds: timeoutMilliseconds)[0]
+    }
+
+    /// Sends several commands in one write and reads their replies in order: one round trip.
+    public func pipeline(_ commands: [[[UInt8]]], timeoutMilliseconds: Int? = nil) throws -> [RedisValue] {
+        let context = try connectIfNeeded()
+        applyTimeout(context, timeoutMilliseconds ?? configuration.commandTimeoutMilliseconds)
+        for arguments in commands {
+            let status = Self.withArgv(arguments) { count, pointers, lengths in
+                redisAppendCommandArgv(context, count, pointers, lengths)
+            }
+            if status != REDIS_OK { throw connectionFailure(context) }
+        }
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+                throw connectionFailure(context)
+            }
+            let reply = raw!.assumingMemoryBound(to: redisReply.self)
+            replies.append(Self.decode(reply))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func connectionFailure(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
+        let code = conveyor_redis_err(context)
+        var message = String(cString: conveyor_redis_errstr(context))
+        if message.isEmpty { message = "connection lost" }
+        disconnect()
+        let timedOut = code == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+        if timedOut || message.localizedCaseInsensitiveContains("temporarily unavailable") {
+            return RedisError(.timeout, "no reply from \(configuration.redactedDescription) in time")
+        }
+        return RedisError(.connection, "\(configuration.redactedDescription): \(message)")
+    }
+
+    private static func withArgv<R>(
+        _ arguments: [[UInt8]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+    ) -> R {
+        var total = 0
+        for argument in arguments { total += argument.count }
+        var storage = [UInt8]()
+        storage.reserveCapacity(total + 1)
+        var lengths = [Int]()
+        lengths.reserveCapacity(arguments.count)
+        for argument in arguments {
+            storage.append(contentsOf: argument)
+            lengths.append(argument.count)
+        }
+        storage.append(0)
+        return storage.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers = [UnsafePointer<CChar>?]()
+            pointers.reserveCapacity(arguments.count)
+            var offset = 0
+            for length in lengths {
+                pointers.append(base + offset)
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { pointerBuffer in
+                lengths.withUnsafeBufferPointer { lengthBuffer in
+                    body(Int32(arguments.count), pointerBuffer.baseAddress!, lengthBuffer.baseAddress!)
+                }
+            }
+        }
+    }
+
+    private static func decode(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let value = reply.pointee
+        switch value.type {
+        case REDIS_REPLY_STRING:
+            guard let pointer = value.str else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: pointer, count: value.len)))
+        case REDIS_REPLY_STATUS:
+            return .status(value.str.map { String(cString: $0) } ?? "")
+        case REDIS_REPLY_ERROR:
+            return .error(value.str.map { String(cString: $0) } ?? "ERR")
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(value.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisValue] = []
+            elements.reserveCapacity(value.elements)
+            for index in 0..<value.elements {
+                if let element = value.element[index] { elements.append(decode(element)) } else { elements.append(.null) }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+}
