@@ -1,0 +1,400 @@
+import Foundation
+import Logging
+import RedisClient
+import ServiceLifecycle
+import Synchronization
+
+/// A worker process's consumer: claims jobs from its queues, runs their handlers concurrently, and
+/// reports each attempt, until a graceful shutdown.
+///
+/// Threads: one dedicated Redis connection and thread waits in BRPOP on the queues' wake lists and
+/// claims batches of jobs with one script call; handlers run as Swift tasks; finished attempts are
+/// acknowledged in batches (one script call for all the successes ready at that moment, one for the
+/// failures), so a busy worker makes a few round trips per batch of jobs, not per job.
+public final class Worker: Service, Sendable {
+    public let id: String
+    public let options: WorkerOptions
+    let broker: Broker
+    let registry: JobRegistry
+    let logger: Logger
+    private let state = Mutex(State())
+    private let acksDrained = OneShotEvent()
+    private let stopped = OneShotEvent()
+    private let startedAt = Date()
+
+    /// Why a running job's attempt ended other than by its handler returning.
+    enum Fate: Sendable { case normal, timedOut, cancelled, lost, abandoned }
+
+    struct Running: Sendable {
+        var job: ClaimedJob
+        var task: Task<Void, Never>?
+        var deadline: ContinuousClock.Instant?
+        var fate: Fate = .normal
+        /// True while the job occupies a concurrency slot (its handler has not been let go).
+        var holdsSlot = true
+    }
+
+    struct State: Sendable {
+        var running: [String: Running] = [:]
+        var acks: [(job: ClaimedJob, outcome: AttemptOutcome)] = []
+        var busy = 0
+        var stopping = false
+        var acksClosed = false
+        var slotWaiter: CheckedContinuation<Int, Never>?
+        var ackWaiter: CheckedContinuation<Void, Never>?
+        var processed = 0
+    }
+
+    public init(broker: Broker, registry: JobRegistry, options: WorkerOptions = WorkerOptions(), logger: Logger = Logger(label: "conveyor.worker")) {
+        self.broker = broker
+        self.registry = registry
+        self.options = options
+        self.id = options.id ?? "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UInt32.random(in: 0...UInt32.max) % 0xFFFF)"
+        var logger = logger
+        logger[metadataKey: "worker"] = .string(self.id)
+        self.logger = logger
+    }
+
+    /// Attempts this worker acknowledged so far.
+    public var processedCount: Int { state.withLock { $0.processed } }
+
+    /// Starts stopping: no more fetching; running jobs get the grace period.
+    public func beginShutdown() {
+        let waiter = state.withLock { state -> CheckedContinuation<Int, Never>? in
+            state.stopping = true
+            defer { state.slotWaiter = nil }
+            return state.slotWaiter
+        }
+        waiter?.resume(returning: 0)
+    }
+
+    public func run() async throws {
+        try options.validate()
+        let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-fetch")
+        defer { lane.close() }
+        logger.info("worker started", metadata: ["queues": .string(options.queues.joined(separator: ",")), "concurrency": .stringConvertible(options.concurrency)])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.ackLoop() }
+                group.addTask { await self.watchdogLoop() }
+                await self.fetchLoop(lane: lane)
+                await self.finishRunning()
+                self.stopped.fire()
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+        logger.info("worker stopped", metadata: ["processed": .stringConvertible(processedCount)])
+    }
+
+    // MARK: fetching
+
+    private func fetchLoop(lane: RedisPool) async {
+        var failures = 0
+        while let free = await waitForSlot() {
+            let max = min(free, options.claimBatch)
+            let queues = options.queues
+            let block = options.blockSeconds
+            do {
+                let jobs = try await lane.withConnection { connection -> [ClaimedJob] in
+                    let jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
+                    if !jobs.isEmpty || self.isStopping { return jobs }
+                    guard try self.broker.waitForWork(on: connection, queues: queues, timeoutSeconds: block) else { return [] }
+                    if self.isStopping { return [] }
+                    return try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
+                }
+                failures = 0
+                for job in jobs { start(job) }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("cannot fetch jobs, retrying", metadata: ["error": .string("\(error)")])
+                }
+                await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
+            }
+        }
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Waits for at least one free slot; nil once stopping.
+    private func waitForSlot() async -> Int? {
+        let free = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            let now = state.withLock { state -> Int? in
+                if state.stopping { return 0 }
+                let free = options.concurrency - state.busy
+                if free > 0 { return free }
+                state.slotWaiter = continuation
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+        return free > 0 ? free : nil
+    }
+
+    // MARK: running
+
+    private func start(_ job: ClaimedJob) {
+        let deadline = job.timeoutMilliseconds > 0 ? ContinuousClock.now.advanced(by: .milliseconds(job.timeoutMilliseconds)) : nil
+        state.withLock { state in
+            state.busy += 1
+            state.running[job.id] = Running(job: job, deadline: deadline)
+        }
+        let task = Task { await self.execute(job) }
+        state.withLock { state in
+            if state.running[job.id] != nil, state.running[job.id]?.task == nil { state.running[job.id]?.task = task }
+        }
+        if state.withLock({ $0.running[job.id]?.fate ?? .normal }) != .normal { task.cancel() }
+    }
+
+    private func execute(_ job: ClaimedJob) async {
+        var logger = self.logger
+        logger[metadataKey: "job"] = .string(job.id)
+        logger[metadataKey: "type"] = .string(job.type)
+        let context = JobContext(
+            id: job.id, type: job.type, queue: job.queue, priority: job.priority, attempt: job.attempt,
+            maxAttempts: job.maxAttempts, workerID: id, logger: logger)
+        let outcome: AttemptOutcome
+        if let handler = registry.handler(for: job.type) {
+            do {
+                outcome = .success(result: try await handler(job.payload, context))
+            } catch {
+                outcome = .failure(error: Self.describe(error))
+            }
+        } else {
+            outcome = .failure(error: "unknown job type '\(job.type)': this worker handles \(registry.types.joined(separator: ", "))")
+        }
+        finish(job, outcome)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if error is CancellationError { return "cancelled" }
+        if let error = error as? ConveyorError { return error.message }
+        if let error = error as? any LocalizedError, let text = error.errorDescription { return text }
+        return String(describing: error)
+    }
+
+    /// Records a handler's end: queues its ack unless the attempt was already settled another way.
+    private func finish(_ job: ClaimedJob, _ outcome: AttemptOutcome) {
+        let (slotWaiter, ackWaiter) = state.withLock { state -> (CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
+            guard var running = state.running[job.id], running.job.token == job.token else { return (nil, nil) }
+            var slot: CheckedContinuation<Int, Never>?
+            if running.holdsSlot {
+                running.holdsSlot = false
+                state.busy -= 1
+                slot = state.slotWaiter
+                state.slotWaiter = nil
+            }
+            var ack: CheckedContinuation<Void, Never>?
+            switch running.fate {
+            case .normal, .cancelled:
+                state.running[job.id] = running
+                state.acks.append((job, running.fate == .cancelled ? .failure(error: "cancelled") : outcome))
+                ack = state.ackWaiter
+                state.ackWaiter = nil
+            case .lost:
+                state.running[job.id] = nil
+            case .timedOut, .abandoned:
+                state.running[job.id] = running
+            }
+            return (slot, ack)
+        }
+        slotWaiter?.resume(returning: options.concurrency - state.withLock { $0.busy })
+        ackWaiter?.resume()
+    }
+
+    // MARK: acknowledging
+
+    private func nextAcks() async -> [(job: ClaimedJob, outcome: AttemptOutcome)]? {
+        while true {
+            let taken = state.withLock { state -> [(job: ClaimedJob, outcome: AttemptOutcome)]? in
+                if !state.acks.isEmpty {
+                    let batch = state.acks
+                    state.acks = []
+                    return batch
+                }
+                return state.acksClosed ? nil : []
+            }
+            guard let taken else { return nil }
+            if !taken.isEmpty { return taken }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if !state.acks.isEmpty || state.acksClosed { return true }
+                    state.ackWaiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+    }
+
+    private func ackLoop() async {
+        var failures = 0
+        while let batch = await nextAcks() {
+            do {
+                let statuses = try await broker.pool.withConnection { connection in
+                    try self.broker.acknowledge(on: connection, batch)
+                }
+                failures = 0
+                state.withLock { state in
+                    for (job, _) in batch where state.running[job.id]?.job.token == job.token {
+                        state.running[job.id] = nil
+                    }
+                    state.processed += batch.count
+                }
+                for (id, status) in statuses where status == "stale" {
+                    logger.warning("attempt not recorded: the job's lease was lost to another worker", metadata: ["job": .string(id)])
+                }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("cannot acknowledge jobs, retrying", metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
+                }
+                state.withLock { state in
+                    let kept = batch.filter { state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost }
+                    state.acks.insert(contentsOf: kept, at: 0)
+                }
+                await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
+            }
+        }
+        acksDrained.fire()
+    }
+
+    // MARK: leases, cancellations, timeouts
+
+    private var workerInfo: WorkerInfo {
+        let running = state.withLock { Array($0.running.keys) }
+        return WorkerInfo(
+            id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), queues: options.queues,
+            concurrency: options.concurrency, running: running.sorted(), startedAt: startedAt.timeIntervalSince1970,
+            heartbeatAt: Date().timeIntervalSince1970)
+    }
+
+    private func heartbeatLoop() async {
+        let interval = options.heartbeatMilliseconds ?? min(1_000, options.leaseMilliseconds / 3)
+        while !stopped.hasFired {
+            let held = state.withLock { state in
+                state.running.values.filter { $0.fate != .lost }.map { (id: $0.job.id, token: $0.job.token) }
+            }
+            let info = workerInfo
+            do {
+                let (lost, cancelled) = try await broker.pool.withConnection { connection in
+                    try self.broker.heartbeat(on: connection, worker: info, leaseMilliseconds: self.options.leaseMilliseconds, held: held)
+                }
+                settle(lost, as: .lost)
+                settle(cancelled, as: .cancelled)
+            } catch {
+                logger.warning("heartbeat failed", metadata: ["error": .string("\(error)")])
+            }
+            await sleepUnlessStopped(milliseconds: interval)
+        }
+    }
+
+    private func sleepUnlessStopped(milliseconds: Int) async {
+        var left = milliseconds
+        while left > 0 && !stopped.hasFired {
+            await pause(milliseconds: min(left, 100))
+            left -= 100
+        }
+    }
+
+    /// Cancels the handlers of jobs that were lost or cancelled; drops acks that would be refused.
+    private func settle(_ ids: [String], as fate: Fate) {
+        guard !ids.isEmpty else { return }
+        let tasks = state.withLock { state -> [Task<Void, Never>] in
+            var tasks: [Task<Void, Never>] = []
+            for id in ids {
+                guard var running = state.running[id], running.fate == .normal else { continue }
+                running.fate = fate
+                if let task = running.task { tasks.append(task) }
+                if fate == .lost {
+                    state.acks.removeAll { $0.job.id == id }
+                    if !running.holdsSlot {
+                        state.running[id] = nil
+                        continue
+                    }
+                }
+                state.running[id] = running
+            }
+            return tasks
+        }
+        if !tasks.isEmpty {
+            logger.info(fate == .lost ? "lease lost, handler cancelled" : "job cancelled while running, handler cancelled", metadata: ["jobs": .string(ids.joined(separator: ","))])
+        }
+        for task in tasks { task.cancel() }
+    }
+
+    private func watchdogLoop() async {
+        while !stopped.hasFired {
+            await pause(milliseconds: 10)
+            let now = ContinuousClock.now
+            let (expired, slotWaiter, ackWaiter) = state.withLock { state -> ([Task<Void, Never>], CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
+                var tasks: [Task<Void, Never>] = []
+                var freed = false
+                for (id, running) in state.running where running.fate == .normal && running.holdsSlot {
+                    guard let deadline = running.deadline, deadline <= now else { continue }
+                    var updated = running
+                    updated.fate = .timedOut
+                    updated.holdsSlot = false
+                    state.running[id] = updated
+                    state.busy -= 1
+                    freed = true
+                    state.acks.append((running.job, .failure(error: "timed out after \(running.job.timeoutMilliseconds)ms")))
+                    if let task = running.task { tasks.append(task) }
+                }
+                guard freed else { return (tasks, nil, nil) }
+                defer {
+                    state.slotWaiter = nil
+                    state.ackWaiter = nil
+                }
+                return (tasks, state.slotWaiter, state.ackWaiter)
+            }
+            for task in expired { task.cancel() }
+            slotWaiter?.resume(returning: options.concurrency - state.withLock { $0.busy })
+            ackWaiter?.resume()
+        }
+    }
+
+    // MARK: shutdown
+
+    /// After fetching stopped: waits up to the grace period for running handlers, cancels the rest,
+    /// flushes acks, gives unfinished jobs back to their queues and unregisters.
+    private func finishRunning() async {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(options.gracePeriodMilliseconds))
+        while state.withLock({ $0.busy }) > 0 && ContinuousClock.now < deadline {
+            await pause(milliseconds: 10)
+        }
+        let abandoned = state.withLock { state -> [Task<Void, Never>] in
+            var tasks: [Task<Void, Never>] = []
+            for (id, running) in state.running where running.holdsSlot && running.fate == .normal {
+                state.running[id]?.fate = .abandoned
+                if let task = running.task { tasks.append(task) }
+            }
+            return tasks
+        }
+        for task in abandoned { task.cancel() }
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.acksClosed = true
+            defer { state.ackWaiter = nil }
+            return state.ackWaiter
+        }
+        waiter?.resume()
+        await acksDrained.wait()
+        let held = state.withLock { state in
+            state.running.values.filter { $0.fate == .abandoned || $0.fate == .normal }.map { (id: $0.job.id, token: $0.job.token) }
+        }
+        for attempt in 1...5 {
+            do {
+                let given = try await broker.pool.withConnection { connection in
+                    try self.broker.requeue(on: connection, worker: self.id, held: held)
+                }
+                if given > 0 { logger.info("requeued jobs that did not finish within the grace period", metadata: ["jobs": .stringConvertible(given)]) }
+                break
+            } catch {
+                logger.warning("cannot requeue on shutdown (their leases will expire and the promoter will requeue them)", metadata: ["error": .string("\(error)"), "attempt": .stringConvertible(attempt)])
+                await pause(milliseconds: 200)
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+
+/// `conveyor enqueue`: adds jobs and prints their ids.
+struct EnqueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Enqueue a job and print its id (one per line with --count).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job type (echo, sleep, math, fail, http, noop, or your own).") var type: String
+    @Option(help: "JSON payload.") var payload: String = "{}"
+    @Option(help: "Queue name.") var queue: String = "default"
+    @Option(help: "high, normal or low.") var priority: String = "normal"
+    @Option(help: "Run after this long (500ms, 5s, 2m).") var delay: String?
+    @Option(help: "Run at this time (ISO 8601).") var at: String?
+    @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
+    @Option(help: "fixed:1s | exponential:100ms:30s[:jitter|:0.3] | none") var backoff: String?
+    @Option(help: "Per-attempt timeout (0 for none).") var timeout: String = "30m"
+    @Option(help: "Idempotency key.") var unique: String?
+    @Option(help: "Enqueue this many copies (batched).") var count: Int = 1
+
+    func run() async throws {
+        guard let priority = JobPriority(rawValue: priority) else {
+            throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(self.priority)'")
+        }
+        guard (1...10_000_000).contains(count) else { throw ConveyorError(.invalidArgument, "--count must be from 1 to 10000000") }
+        var request = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
+        if let delay { request.delayMilliseconds = try duration(delay, flag: "delay") }
+        if let at {
+            guard let date = RFC3339.date(at) else { throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'") }
+            request.runAt = date
+        }
+        if let backoff {
+            do { request.retryPolicy = try RetryPolicy.parse(backoff) } catch { throw ConveyorError(.invalidArgument, "--backoff: \(error.message)") }
+        }
+        request.timeoutMilliseconds = try duration(timeout, flag: "timeout")
+        request.uniqueKey = unique
+        try request.validate(maxPayloadBytes: try global.brokerConfiguration().maxPayloadBytes)
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        var remaining = count
+        while remaining > 0 {
+            let chunk = min(remaining, 10_000)
+            let results = try await broker.enqueue(batch: Array(repeating: request, count: chunk))
+            print(results.map(\.id).joined(separator: "\n"))
+            remaining -= chunk
+        }
+    }
+}
+
+/// `conveyor job ID`: the job as JSON.
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show a job as JSON.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        guard let job = try await broker.job(id) else {
+            FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis\n".utf8))
+            throw ExitCode(3)
+        }
+        printJSON(job.jsonObject)
+    }
+}
+
+/// `conveyor stats`: queue depths and totals as JSON.
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print queue depths and totals as JSON.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        printJSON(try await broker.stats().jsonObject)
+    }
+}
+
+/// `conveyor workers`: live workers as JSON.
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List live workers as JSON.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        let data = try JSONEncoder().encode(try await broker.workers())
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// `conveyor dead`: lists, retries or deletes dead-letter jobs.
+struct DeadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dead", abstract: "List dead jobs, or retry or delete them.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Put this dead job back on its queue.") var retry: [String] = []
+    @Flag(name: .customLong("retry-all"), help: "Put every dead job back on its queue.") var retryAll = false
+    @Option(help: "Delete this dead job.") var delete: [String] = []
+    @Option(help: "How many to list.") var limit: Int = 100
+
+    func validate() throws {
+        let actions = (retry.isEmpty ? 0 : 1) + (retryAll ? 1 : 0) + (delete.isEmpty ? 0 : 1)
+        guard actions <= 1 else { throw ValidationError("use one of --retry, --retry-all and --delete") }
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 100000") }
+    }
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        if retryAll {
+            printJSON(["retried": try await broker.retryAllDead()], pretty: false)
+        } else if !retry.isEmpty {
+            let outcome = try await broker.retry(ids: retry)
+            printJSON(outcome, pretty: false)
+            if outcome.values.contains(where: { $0 != "queued" }) { throw ExitCode(3) }
+        } else if !delete.isEmpty {
+            let deleted = try await broker.deleteDead(ids: delete)
+            printJSON(["deleted": deleted], pretty: false)
+            if deleted < delete.count { throw ExitCode(3) }
+        } else {
+            printJSON(try await broker.deadJobs(limit: limit).map(\.jsonObject))
+        }
+    }
+}
+
+/// `conveyor pause Q`.
+struct PauseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop workers from taking jobs from a queue.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var queue: String
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        let changed = try await broker.pause(queue: queue)
+        print(changed ? "paused \(queue)" : "\(queue) was already paused")
+    }
+}
+
+/// `conveyor resume Q`.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Let workers take jobs from a queue again.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var queue: String
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        let changed = try await broker.resume(queue: queue)
+        print(changed ? "resumed \(queue)" : "\(queue) was not paused")
+    }
+}
+
+/// `conveyor cancel ID`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job that has not finished.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        let (outcome, previous) = try await broker.cancel(id)
+        switch outcome {
+        case .cancelled:
+            print("cancelled \(id) (was \(previous?.rawValue ?? "?"))")
+        case .alreadyFinished:
+            FileHandle.standardError.write(Data("conveyor: job \(id) already finished (\(previous?.rawValue ?? "?"))\n".utf8))
+            throw ExitCode(4)
+        case .notFound:
+            FileHandle.standardError.write(Data("conveyor: no job \(id)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+import Logging
+
+/// Entry point: parses arguments, runs the command, and turns errors into one line and an exit code
+/// (2 for bad flags or input, 1 for runtime failures).
+@main
+enum ConveyorMain {
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            let level = ProcessInfo.processInfo.environment["CONVEYOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+            handler.logLevel = level ?? .info
+            return handler
+        }
+        let command: any ParsableCommand
+        do {
+            command = try ConveyorCommand.parseAsRoot()
+        } catch {
+            let code = ConveyorCommand.exitCode(for: error)
+            if code == .success { ConveyorCommand.exit(withError: error) }
+            let message = ConveyorCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("conveyor: \(message)\n".utf8))
+            exit(2)
+        }
+        do {
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch let error as ConveyorError where error.code == .invalidArgument {
+            FileHandle.standardError.write(Data("conveyor: \(error.message)\n".utf8))
+            exit(2)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            FileHandle.standardError.write(Data("conveyor: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
+
+/// The `conveyor` command and its subcommands.
+struct ConveyorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conveyor",
+        abstract: "A Redis-native job broker and worker cluster.",
+        subcommands: [
+            EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
+            StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self,
+            WorkersCommand.self, BenchCommand.self,
+        ])
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+import Logging
+import RedisClient
+
+/// Options every command shares; flags override `CONVEYOR_REDIS_URL` and `CONVEYOR_NAMESPACE`.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("redis-url"), help: "redis://[user:pw@]host[:port][/db] or unix:///path (env CONVEYOR_REDIS_URL)")
+    var redisURL: String?
+
+    @Option(help: "Key namespace (env CONVEYOR_NAMESPACE, default conveyor)")
+    var namespace: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    func redisConfiguration() throws -> RedisConfiguration {
+        let url = redisURL ?? environment["CONVEYOR_REDIS_URL"] ?? "redis://127.0.0.1:6379"
+        do { return try RedisConfiguration(url: url) } catch let error as RedisError {
+            throw ConveyorError(.invalidArgument, error.message)
+        }
+    }
+
+    func brokerConfiguration() throws -> BrokerConfiguration {
+        var configuration = try BrokerConfiguration.fromEnvironment(environment)
+        if let namespace { configuration.namespace = namespace }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// A broker for one command; scripts are loaded on first use.
+    func broker(poolSize: Int = 2, label: String = "conveyor") throws -> Broker {
+        Broker(redis: try redisConfiguration(), configuration: try brokerConfiguration(), poolSize: poolSize, logger: Logger(label: label))
+    }
+}
+
+/// Prints a JSON object on standard output.
+func printJSON(_ object: Any, pretty: Bool = true) {
+    print(JSONText.string(object, pretty: pretty))
+}
+
+/// Parses a duration flag, naming the flag in the error.
+func duration(_ text: String, flag: String) throws -> Int {
+    do { return try DurationParser.milliseconds(text) } catch {
+        throw ConveyorError(.invalidArgument, "--\(flag): \(error.message)")
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+import Logging
+import RedisClient
+import ServiceLifecycle
+
+/// Options for running workers, shared by `worker` and `dev`.
+struct WorkerFlags: ParsableArguments {
+    @Option(help: "Comma-separated queues to serve, in order.") var queues: String = "default"
+    @Option(help: "Handlers running at once.") var concurrency: Int = 10
+    @Option(help: "On SIGTERM/SIGINT, how long running jobs may take before they are requeued.") var grace: String = "30s"
+    @Option(help: "How long a claimed job stays locked without a heartbeat.") var lease: String = "30s"
+
+    func options() throws -> WorkerOptions {
+        let options = WorkerOptions(
+            queues: queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            concurrency: concurrency, leaseMilliseconds: try duration(lease, flag: "lease"),
+            gracePeriodMilliseconds: try duration(grace, flag: "grace"))
+        try options.validate()
+        return options
+    }
+}
+
+/// The handlers a `conveyor` worker process runs: the built-in types.
+func defaultRegistry() -> JobRegistry {
+    var registry = JobRegistry()
+    BuiltinJobs.register(in: &registry)
+    return registry
+}
+
+/// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
+func runServices(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(
+        configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+}
+
+/// `conveyor worker`.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs from the given queues until SIGTERM/SIGINT.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WorkerFlags
+
+    func run() async throws {
+        let options = try flags.options()
+        let broker = try global.broker(poolSize: 2, label: "conveyor.worker")
+        defer { broker.shutdown() }
+        let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
+        try await runServices([worker], logger: Logger(label: "conveyor.worker"))
+    }
+}
+
+/// `conveyor promoter`.
+struct PromoterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "promoter", abstract: "Promote due jobs and requeue stalled ones until SIGTERM/SIGINT.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let broker = try global.broker(poolSize: 1, label: "conveyor.promoter")
+        defer { broker.shutdown() }
+        try await runServices([Promoter(broker: broker)], logger: Logger(label: "conveyor.promoter"))
+    }
+}
+
+/// `conveyor dev`: a worker and a promoter in one process, with a local redis-server under
+/// `--data-dir` when no Redis URL is given.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run a local cluster in one process (starts redis-server when no URL is given).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WorkerFlags
+    @Option(name: .customLong("data-dir"), help: "Where the local redis-server keeps its data.") var dataDirectory: String = ".run"
+    @Option(name: .customLong("redis-port"), help: "Port of the local redis-server.") var redisPort: Int = 6379
+
+    func run() async throws {
+        let logger = Logger(label: "conveyor.dev")
+        var global = self.global
+        var redisProcess: Process?
+        if global.redisURL == nil && global.environment["CONVEYOR_REDIS_URL"] == nil {
+            let directory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("redis").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory,
+                "--appendonly", "yes", "--save", "", "--logfile", "redis.log",
+            ]
+            try process.run()
+            redisProcess = process
+            global.redisURL = "redis://127.0.0.1:\(redisPort)"
+            logger.info("started redis-server", metadata: ["url": .string(global.redisURL!), "dir": .string(directory)])
+        }
+        defer {
+            if let redisProcess, redisProcess.isRunning {
+                redisProcess.terminate()
+                redisProcess.waitUntilExit()
+            }
+        }
+        let options = try flags.options()
+        let broker = try global.broker(poolSize: 3, label: "conveyor.dev")
+        defer { broker.shutdown() }
+        var ready = false
+        for _ in 0..<100 {
+            if (try? await broker.pool.command("PING")) != nil {
+                ready = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        guard ready else { throw ConveyorError(.redis, "Redis at \(try global.redisConfiguration().redactedDescription) does not answer") }
+        try await broker.prepare()
+        print("Conveyor is running on \(try global.redisConfiguration().redactedDescription), namespace \(broker.configuration.namespace).")
+        print("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")
+        print("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
+        let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
+        try await runServices([Promoter(broker: broker), worker], logger: logger)
+    }
+}
