@@ -71,14 +71,23 @@ let package = Package(
         ),
 
         // MARK: test targets
+        .target(
+            name: "ConveyorTestSupport",
+            dependencies: [
+                "Conveyor", "RedisClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ConveyorTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConveyorTests",
-            dependencies: ["Conveyor", "RedisClient", "CMongoc"],
+            dependencies: ["Conveyor", "RedisClient", "CMongoc", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ConveyorIntegrationTests",
-            dependencies: ["Conveyor", "RedisClient"],
+            dependencies: ["Conveyor", "RedisClient", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

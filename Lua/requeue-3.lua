@@ -28,6 +28,6 @@ for i = 4, #ARGV, 2 do
 end
 if worker ~= '' then
   redis.call('ZREM', KEYS[3], worker)
-  redis.call('DEL', prefix .. 'worker:' .. worker)
+  redis.call('DEL', prefix .. 'worker:' .. worker, prefix .. 'wake:worker:' .. worker)
 end
 return given

@@ -13,7 +13,8 @@ public final class RedisConnection {
     private var nextAttempt: Date = .distantPast
     private var currentTimeout: Int = -1
 
-    init(configuration: RedisConfiguration) {
+    /// A connection that opens on first use.
+    public init(configuration: RedisConfiguration) {
         self.configuration = configuration
     }
 

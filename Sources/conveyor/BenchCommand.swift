@@ -48,7 +48,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let total = runs * (jobs + singleJobs)
         print("  redis used_memory before            \(memoryBefore / 1024) KiB")
-        print("  redis used_memory after \(total) jobs \(memoryAfter / 1024) KiB (event stream: \(streamLength) entries, capped at ~\(configuration.eventsMaxLength))")
+        print(
+            "  redis used_memory after \(total) jobs \(memoryAfter / 1024) KiB (event stream: \(streamLength) entries, capped at ~\(configuration.eventsMaxLength))"
+        )
         try await deleteNamespace(broker)
         print("  redis used_memory after cleanup     \(try await usedMemory(broker) / 1024) KiB")
     }
@@ -66,7 +68,10 @@ struct BenchCommand: AsyncParsableCommand {
     func deleteNamespace(_ broker: Broker) async throws {
         var cursor = "0"
         repeat {
-            let reply = try await broker.pool.command("SCAN", cursor, "MATCH", broker.keys.prefix.replacingOccurrences(of: "{", with: "\\{").replacingOccurrences(of: "}", with: "\\}") + "*", "COUNT", 1000)
+            let reply = try await broker.pool.command(
+                "SCAN", cursor, "MATCH",
+                broker.keys.prefix.replacingOccurrences(of: "{", with: "\\{").replacingOccurrences(of: "}", with: "\\}") + "*", "COUNT",
+                1000)
             let parts = reply.array ?? []
             cursor = parts.first?.string ?? "0"
             let keys = parts.count > 1 ? parts[1].array?.compactMap(\.string) ?? [] : []

@@ -4,7 +4,8 @@ import Foundation
 
 /// `conveyor enqueue`: adds jobs and prints their ids.
 struct EnqueueCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Enqueue a job and print its id (one per line with --count).")
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue", abstract: "Enqueue a job and print its id (one per line with --count).")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The job type (echo, sleep, math, fail, http, noop, or your own).") var type: String
@@ -27,11 +28,15 @@ struct EnqueueCommand: AsyncParsableCommand {
         var request = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
         if let delay { request.delayMilliseconds = try duration(delay, flag: "delay") }
         if let at {
-            guard let date = RFC3339.date(at) else { throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'") }
+            guard let date = RFC3339.date(at) else {
+                throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'")
+            }
             request.runAt = date
         }
         if let backoff {
-            do { request.retryPolicy = try RetryPolicy.parse(backoff) } catch { throw ConveyorError(.invalidArgument, "--backoff: \(error.message)") }
+            do { request.retryPolicy = try RetryPolicy.parse(backoff) } catch {
+                throw ConveyorError(.invalidArgument, "--backoff: \(error.message)")
+            }
         }
         request.timeoutMilliseconds = try duration(timeout, flag: "timeout")
         request.uniqueKey = unique

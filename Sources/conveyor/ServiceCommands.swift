@@ -55,7 +55,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
 /// `conveyor promoter`.
 struct PromoterCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "promoter", abstract: "Promote due jobs and requeue stalled ones until SIGTERM/SIGINT.")
+    static let configuration = CommandConfiguration(
+        commandName: "promoter", abstract: "Promote due jobs and requeue stalled ones until SIGTERM/SIGINT.")
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -68,7 +69,8 @@ struct PromoterCommand: AsyncParsableCommand {
 /// `conveyor dev`: a worker and a promoter in one process, with a local redis-server under
 /// `--data-dir` when no Redis URL is given.
 struct DevCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run a local cluster in one process (starts redis-server when no URL is given).")
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Run a local cluster in one process (starts redis-server when no URL is given).")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: WorkerFlags
     @Option(name: .customLong("data-dir"), help: "Where the local redis-server keeps its data.") var dataDirectory: String = ".run"

@@ -31,13 +31,23 @@ public enum AttemptOutcome: Sendable {
 extension Broker {
     /// Blocks up to `timeoutSeconds` on the queues' wake lists (BRPOP); true if woken by new work.
     /// Runs on the caller's dedicated connection.
-    public func waitForWork(on connection: RedisConnection, queues: [String], timeoutSeconds: Double) throws -> Bool {
+    /// With `worker`, also waits on the worker's own wake key, which ``interruptWait(worker:)`` pushes to.
+    public func waitForWork(on connection: RedisConnection, queues: [String], worker: String? = nil, timeoutSeconds: Double) throws -> Bool
+    {
         var command: [[UInt8]] = ["BRPOP".redisBytes]
         for queue in queues { command.append(keys.wake(queue).redisBytes) }
+        if let worker { command.append(keys.workerWake(worker).redisBytes) }
         command.append(String(format: "%.3f", timeoutSeconds).redisBytes)
-        let reply = try connection.send(command, timeoutMilliseconds: Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds)
+        let reply = try connection.send(
+            command, timeoutMilliseconds: Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds)
         _ = try reply.throwingServerError()
         return !reply.isNull
+    }
+
+    /// Wakes a worker blocked in ``waitForWork(on:queues:worker:timeoutSeconds:)`` (used at shutdown).
+    public func interruptWait(worker: String) async throws {
+        try await pool.command("LPUSH", keys.workerWake(worker), "stop")
+        try await pool.command("PEXPIRE", keys.workerWake(worker), 10_000)
     }
 
     /// Claims up to `max` queued jobs from `queues` in strict priority order (one script call).

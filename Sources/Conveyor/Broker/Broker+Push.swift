@@ -30,7 +30,8 @@ public struct JobOptions: Sendable {
 extension Broker {
     /// Enqueues a typed job: `broker.push(SendEmail(to: ...))`.
     @discardableResult
-    public func push<Parameters: JobParameters>(_ parameters: Parameters, options: JobOptions = JobOptions()) async throws -> EnqueueResult {
+    public func push<Parameters: JobParameters>(_ parameters: Parameters, options: JobOptions = JobOptions()) async throws -> EnqueueResult
+    {
         let payload = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
         return try await enqueue(
             EnqueueRequest(

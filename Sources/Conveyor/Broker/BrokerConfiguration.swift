@@ -34,7 +34,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
     /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES` and `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
     /// `k`/`m` suffix), keeping defaults for the unset ones.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError) -> BrokerConfiguration {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError)
+        -> BrokerConfiguration
+    {
         var configuration = BrokerConfiguration()
         if let namespace = environment["CONVEYOR_NAMESPACE"], !namespace.isEmpty { configuration.namespace = namespace }
         func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConveyorError) -> Int? {

@@ -9,6 +9,7 @@ public struct BrokerKeys: Sendable {
     public func lock(_ id: String) -> String { prefix + "lock:" + id }
     public func list(_ queue: String, _ priority: JobPriority) -> String { prefix + "q:" + queue + ":" + priority.rawValue }
     public func wake(_ queue: String) -> String { prefix + "wake:" + queue }
+    public func workerWake(_ worker: String) -> String { prefix + "wake:worker:" + worker }
     public func unique(_ key: String) -> String { prefix + "unique:" + key }
     public func worker(_ id: String) -> String { prefix + "worker:" + id }
     public var delayed: String { prefix + "delayed" }

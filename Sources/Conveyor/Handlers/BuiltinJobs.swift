@@ -124,7 +124,8 @@ public enum BuiltinJobs {
             try await withCheckedThrowingContinuation { continuation in
                 let task = session.dataTask(with: finalRequest) { data, response, error in
                     if let error {
-                        continuation.resume(throwing: ConveyorError(.handler, "http \(method) \(parameters.url): \(error.localizedDescription)"))
+                        continuation.resume(
+                            throwing: ConveyorError(.handler, "http \(method) \(parameters.url): \(error.localizedDescription)"))
                     } else if let data, let response {
                         continuation.resume(returning: (data, response))
                     } else {

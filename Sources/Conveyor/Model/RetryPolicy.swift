@@ -1,3 +1,5 @@
+import Foundation
+
 /// How long a job waits between a failed attempt and the next one.
 ///
 /// Plain data stored with the job (`none`, `fixed:<ms>[:<jitter>]`,
@@ -106,5 +108,3 @@ public struct RetryPolicy: Sendable, Equatable, Codable {
         return Int(delay.rounded(.down))
     }
 }
-
-import Foundation

@@ -47,8 +47,7 @@ public final class Promoter: Service, Sendable {
                 await self.loop()
             }
         } onGracefulShutdown: {
-            self.stopping.fire()
-            self.signal.fire()
+            self.stop()
         }
         logger.info("promoter stopped")
     }
@@ -57,6 +56,9 @@ public final class Promoter: Service, Sendable {
     public func stop() {
         stopping.fire()
         signal.fire()
+        // Ends the listener's BRPOP now; a spare token only makes another promoter look once.
+        let broker = self.broker
+        Task { try? await broker.pool.command("LPUSH", broker.keys.promoterWake, "1") }
     }
 
     private func loop() async {
@@ -68,13 +70,19 @@ public final class Promoter: Service, Sendable {
                 let stalled = try await broker.requeueStalled(batch: options.batch)
                 failures = 0
                 if stalled.requeued > 0 || stalled.quarantined > 0 {
-                    logger.notice("requeued stalled jobs", metadata: ["requeued": .stringConvertible(stalled.requeued), "quarantined": .stringConvertible(stalled.quarantined)])
+                    logger.notice(
+                        "requeued stalled jobs",
+                        metadata: [
+                            "requeued": .stringConvertible(stalled.requeued), "quarantined": .stringConvertible(stalled.quarantined),
+                        ])
                 }
                 if let next = promoted.nextDueMilliseconds { wait = min(wait, next) }
                 if let next = stalled.nextExpiryMilliseconds { wait = min(wait, next + 1) }
             } catch {
                 failures += 1
-                if failures == 1 || failures % 20 == 0 { logger.warning("promoter cannot reach Redis, retrying", metadata: ["error": .string("\(error)")]) }
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("promoter cannot reach Redis, retrying", metadata: ["error": .string("\(error)")])
+                }
                 wait = min(2_000, 50 << min(failures, 6))
             }
             if wait > 0 { await signal.wait(milliseconds: wait) }
@@ -87,7 +95,9 @@ public final class Promoter: Service, Sendable {
         while !stopping.hasFired {
             do {
                 let woke = try await lane.withConnection { connection -> Bool in
-                    let reply = try connection.send(["BRPOP".redisBytes, key.redisBytes, "1".redisBytes], timeoutMilliseconds: 1_000 + connection.configuration.commandTimeoutMilliseconds)
+                    let reply = try connection.send(
+                        ["BRPOP".redisBytes, key.redisBytes, "1".redisBytes],
+                        timeoutMilliseconds: 1_000 + connection.configuration.commandTimeoutMilliseconds)
                     return !(try reply.throwingServerError()).isNull
                 }
                 if woke { signal.fire() }

@@ -45,7 +45,9 @@ public final class Worker: Service, Sendable {
         var processed = 0
     }
 
-    public init(broker: Broker, registry: JobRegistry, options: WorkerOptions = WorkerOptions(), logger: Logger = Logger(label: "conveyor.worker")) {
+    public init(
+        broker: Broker, registry: JobRegistry, options: WorkerOptions = WorkerOptions(), logger: Logger = Logger(label: "conveyor.worker")
+    ) {
         self.broker = broker
         self.registry = registry
         self.options = options
@@ -66,13 +68,16 @@ public final class Worker: Service, Sendable {
             return state.slotWaiter
         }
         waiter?.resume(returning: 0)
+        Task { try? await broker.interruptWait(worker: id) }
     }
 
     public func run() async throws {
         try options.validate()
         let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-fetch")
         defer { lane.close() }
-        logger.info("worker started", metadata: ["queues": .string(options.queues.joined(separator: ",")), "concurrency": .stringConvertible(options.concurrency)])
+        logger.info(
+            "worker started",
+            metadata: ["queues": .string(options.queues.joined(separator: ",")), "concurrency": .stringConvertible(options.concurrency)])
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop() }
@@ -98,11 +103,15 @@ public final class Worker: Service, Sendable {
             let block = options.blockSeconds
             do {
                 let jobs = try await lane.withConnection { connection -> [ClaimedJob] in
-                    let jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
+                    let jobs = try self.broker.claim(
+                        on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
                     if !jobs.isEmpty || self.isStopping { return jobs }
-                    guard try self.broker.waitForWork(on: connection, queues: queues, timeoutSeconds: block) else { return [] }
+                    guard try self.broker.waitForWork(on: connection, queues: queues, worker: self.id, timeoutSeconds: block) else {
+                        return []
+                    }
                     if self.isStopping { return [] }
-                    return try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
+                    return try self.broker.claim(
+                        on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
                 }
                 failures = 0
                 for job in jobs { start(job) }
@@ -249,10 +258,14 @@ public final class Worker: Service, Sendable {
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {
-                    logger.warning("cannot acknowledge jobs, retrying", metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
+                    logger.warning(
+                        "cannot acknowledge jobs, retrying",
+                        metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
                 }
                 state.withLock { state in
-                    let kept = batch.filter { state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost }
+                    let kept = batch.filter {
+                        state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost
+                    }
                     state.acks.insert(contentsOf: kept, at: 0)
                 }
                 await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
@@ -320,7 +333,9 @@ public final class Worker: Service, Sendable {
             return tasks
         }
         if !tasks.isEmpty {
-            logger.info(fate == .lost ? "lease lost, handler cancelled" : "job cancelled while running, handler cancelled", metadata: ["jobs": .string(ids.joined(separator: ","))])
+            logger.info(
+                fate == .lost ? "lease lost, handler cancelled" : "job cancelled while running, handler cancelled",
+                metadata: ["jobs": .string(ids.joined(separator: ","))])
         }
         for task in tasks { task.cancel() }
     }
@@ -329,7 +344,8 @@ public final class Worker: Service, Sendable {
         while !stopped.hasFired {
             await pause(milliseconds: 10)
             let now = ContinuousClock.now
-            let (expired, slotWaiter, ackWaiter) = state.withLock { state -> ([Task<Void, Never>], CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
+            let (expired, slotWaiter, ackWaiter) = state.withLock {
+                state -> ([Task<Void, Never>], CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
                 var tasks: [Task<Void, Never>] = []
                 var freed = false
                 for (id, running) in state.running where running.fate == .normal && running.holdsSlot {
@@ -389,10 +405,14 @@ public final class Worker: Service, Sendable {
                 let given = try await broker.pool.withConnection { connection in
                     try self.broker.requeue(on: connection, worker: self.id, held: held)
                 }
-                if given > 0 { logger.info("requeued jobs that did not finish within the grace period", metadata: ["jobs": .stringConvertible(given)]) }
+                if given > 0 {
+                    logger.info("requeued jobs that did not finish within the grace period", metadata: ["jobs": .stringConvertible(given)])
+                }
                 break
             } catch {
-                logger.warning("cannot requeue on shutdown (their leases will expire and the promoter will requeue them)", metadata: ["error": .string("\(error)"), "attempt": .stringConvertible(attempt)])
+                logger.warning(
+                    "cannot requeue on shutdown (their leases will expire and the promoter will requeue them)",
+                    metadata: ["error": .string("\(error)"), "attempt": .stringConvertible(attempt)])
                 await pause(milliseconds: 200)
             }
         }

@@ -1,0 +1,37 @@
+# Conveyor: `make run` starts a local cluster, `make test` runs every test. Both install what is missing.
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: deps build release run test unit integration lint format bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# A local redis-server under .run/ (unless CONVEYOR_REDIS_URL is set), a worker and a promoter.
+run: release
+	@mkdir -p .run
+	.build/release/conveyor dev --data-dir .run
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) format lint --recursive Sources Tests Package.swift Plugins
+
+lint:
+	$(SWIFT) format lint --recursive Sources Tests Package.swift Plugins
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift Plugins
+
+# Throughput, latency and memory figures against a redis-server of its own on a free port.
+bench: release
+	scripts/bench.sh
+
+clean:
+	rm -rf .build .run

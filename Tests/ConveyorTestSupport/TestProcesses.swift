@@ -1,0 +1,91 @@
+import Foundation
+import Synchronization
+
+/// Child processes started by the tests, killed when the test process exits so none outlives it.
+public enum TestProcesses {
+    nonisolated(unsafe) private static var pids: [pid_t] = []
+    private static let lock = Mutex(())
+    private static let installed: Void = {
+        atexit {
+            TestProcesses.lock.withLock { _ in
+                for pid in TestProcesses.pids { kill(pid, SIGKILL) }
+            }
+        }
+    }()
+
+    /// Remembers a process to kill at exit.
+    public static func register(_ process: Process) {
+        _ = installed
+        lock.withLock { _ in pids.append(process.processIdentifier) }
+    }
+}
+
+/// The `conveyor` executable built next to the test bundle (or `CONVEYOR_BIN`).
+public var conveyorBinary: String {
+    if let path = ProcessInfo.processInfo.environment["CONVEYOR_BIN"] { return path }
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("conveyor").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/conveyor").path
+}
+
+/// A running `conveyor` process with its output captured to files.
+public final class ConveyorProcess: Sendable {
+    public let process: Process
+    public let outputPath: String
+    public let errorPath: String
+
+    /// Starts `conveyor ARGUMENTS` with the Redis URL and namespace in its environment.
+    public init(_ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: conveyorBinary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["CONVEYOR_REDIS_URL"] = redisURL
+        env["CONVEYOR_NAMESPACE"] = namespace
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-proc-\(UUID().uuidString)").path
+        outputPath = base + ".out"
+        errorPath = base + ".err"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        TestProcesses.register(process)
+    }
+
+    public var pid: pid_t { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    public var errorOutput: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for the process to exit; nil if it is still running after `timeout` seconds.
+    public func waitForExit(timeout: Double = 30) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Runs `conveyor ARGUMENTS` to completion and returns its exit status and output.
+    public static func run(
+        _ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:], timeout: Double = 60
+    )
+        async throws -> (status: Int32, output: String, error: String)
+    {
+        let process = try ConveyorProcess(arguments, redisURL: redisURL, namespace: namespace, environment: environment)
+        guard let status = await process.waitForExit(timeout: timeout) else {
+            process.signal(SIGKILL)
+            return (-1, process.output, process.errorOutput + "\n(timed out)")
+        }
+        return (status, process.output, process.errorOutput)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import RedisClient
+import Synchronization
+
+/// A real `redis-server` started for the tests on a free loopback port, with its data in a temp
+/// directory (AOF on, so a restart keeps the jobs). Killed when the test process exits.
+public final class TestRedis: Sendable {
+    public let port: Int
+    public let directory: String
+    public let password: String?
+    private let process = Mutex<Process?>(nil)
+
+    /// The server most tests share; each test uses its own namespace.
+    public static let shared: TestRedis = {
+        do { return try TestRedis() } catch { fatalError("cannot start redis-server for the tests: \(error)") }
+    }()
+
+    public init(password: String? = nil) throws {
+        self.port = try freePort()
+        self.password = password
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-redis-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try start()
+    }
+
+    public var url: String {
+        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        return "redis://127.0.0.1:\(port)"
+    }
+
+    public var socketPath: String { directory + "/redis.sock" }
+
+    public var configuration: RedisConfiguration {
+        // swift-format-ignore: NeverUseForceTry
+        try! RedisConfiguration(url: url)
+    }
+
+    /// Starts the server (again) on the same port and directory, and waits until it answers.
+    public func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var arguments = [
+            "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always", "--unixsocket", socketPath, "--unixsocketperm", "700",
+            "--logfile", "redis.log",
+        ]
+        if let password { arguments += ["--requirepass", password] }
+        process.arguments = arguments
+        try process.run()
+        self.process.withLock { $0 = process }
+        TestProcesses.register(process)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if answers() { return }
+            usleep(20_000)
+        }
+        throw RedisError(.connection, "redis-server on port \(port) did not start; see \(directory)/redis.log")
+    }
+
+    private func answers() -> Bool {
+        guard let configuration = try? RedisConfiguration(url: url) else { return false }
+        let connection = RedisConnection(configuration: configuration)
+        return (try? connection.send([Array("PING".utf8)]))?.string == "PONG"
+    }
+
+    /// Stops the server with SIGTERM (it flushes its AOF) and waits for it to exit.
+    public func stop() {
+        let process = self.process.withLock { process -> Process? in
+            defer { process = nil }
+            return process
+        }
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Stops and starts the server: every client connection drops, the data stays.
+    public func restart() throws {
+        stop()
+        try start()
+    }
+}
+
+/// Finds a free TCP port on 127.0.0.1.
+public func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw RedisError(.connection, "socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else { throw RedisError(.connection, "bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what Conveyor needs on Debian 12, idempotently: the C libraries, redis-server, and the
+# tools the tests use. Runs apt-get update once, and only when something is missing.
+set -euo pipefail
+packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 curl procps)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.1 or later is needed)"; exit 1; }
