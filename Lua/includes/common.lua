@@ -1,4 +1,4 @@
--- Shared helpers inlined into every broker script (by `-- @include "common"`).
+-- Shared helpers, inlined at build time into every broker script that includes "common".
 -- Time comes from Redis (TIME), so every process agrees on "now" whatever its own clock says.
 local function now_ms()
   local t = redis.call('TIME')

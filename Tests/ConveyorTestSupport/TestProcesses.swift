@@ -14,9 +14,9 @@ public enum TestProcesses {
     }()
 
     /// Remembers a process to kill at exit.
-    public static func register(_ process: Process) {
+    public static func register(_ pid: pid_t) {
         _ = installed
-        lock.withLock { _ in pids.append(process.processIdentifier) }
+        lock.withLock { _ in pids.append(pid) }
     }
 }
 
@@ -34,45 +34,32 @@ public var conveyorBinary: String {
 
 /// A running `conveyor` process with its output captured to files.
 public final class ConveyorProcess: Sendable {
-    public let process: Process
+    public let child: ChildProcess
     public let outputPath: String
     public let errorPath: String
 
     /// Starts `conveyor ARGUMENTS` with the Redis URL and namespace in its environment.
     public init(_ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: conveyorBinary)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["CONVEYOR_REDIS_URL"] = redisURL
         env["CONVEYOR_NAMESPACE"] = namespace
         for (key, value) in environment { env[key] = value }
-        process.environment = env
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-proc-\(UUID().uuidString)").path
         outputPath = base + ".out"
         errorPath = base + ".err"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        TestProcesses.register(process)
+        child = try ChildProcess(conveyorBinary, arguments, environment: env, stdout: outputPath, stderr: errorPath)
     }
 
-    public var pid: pid_t { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var pid: pid_t { child.pid }
+    public var isRunning: Bool { child.isRunning }
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
     public var errorOutput: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
 
-    public func signal(_ signal: Int32) { kill(pid, signal) }
+    public func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits for the process to exit; nil if it is still running after `timeout` seconds.
     public func waitForExit(timeout: Double = 30) async -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
+        await child.waitForExit(timeout: timeout)
     }
 
     /// Runs `conveyor ARGUMENTS` to completion and returns its exit status and output.

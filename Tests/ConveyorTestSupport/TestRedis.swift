@@ -8,7 +8,7 @@ public final class TestRedis: Sendable {
     public let port: Int
     public let directory: String
     public let password: String?
-    private let process = Mutex<Process?>(nil)
+    private let process = Mutex<ChildProcess?>(nil)
 
     /// The server most tests share; each test uses its own namespace.
     public static let shared: TestRedis = {
@@ -37,18 +37,14 @@ public final class TestRedis: Sendable {
 
     /// Starts the server (again) on the same port and directory, and waits until it answers.
     public func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = [
-            "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
             "--appendonly", "yes", "--appendfsync", "always", "--unixsocket", socketPath, "--unixsocketperm", "700",
             "--logfile", "redis.log",
         ]
         if let password { arguments += ["--requirepass", password] }
-        process.arguments = arguments
-        try process.run()
+        let process = try ChildProcess("redis-server", arguments)
         self.process.withLock { $0 = process }
-        TestProcesses.register(process)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if answers() { return }
@@ -65,13 +61,16 @@ public final class TestRedis: Sendable {
 
     /// Stops the server with SIGTERM (it flushes its AOF) and waits for it to exit.
     public func stop() {
-        let process = self.process.withLock { process -> Process? in
+        let process = self.process.withLock { process -> ChildProcess? in
             defer { process = nil }
             return process
         }
         guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        if process.waitSynchronously() == nil {
+            process.signal(SIGKILL)
+            _ = process.waitSynchronously()
+        }
     }
 
     /// Stops and starts the server: every client connection drops, the data stays.

@@ -53,12 +53,10 @@ public struct BrokerConfiguration: Sendable, Equatable {
             configuration.keepFinishedMilliseconds = try DurationParser.milliseconds(text)
         }
         if let text = environment["CONVEYOR_MAX_PAYLOAD"]?.lowercased(), !text.isEmpty {
-            var factor = 1
-            var digits = Substring(text)
-            if text.hasSuffix("k") || text.hasSuffix("kib") { factor = 1 << 10 }
-            if text.hasSuffix("m") || text.hasSuffix("mib") { factor = 1 << 20 }
-            digits = digits.prefix { $0.isNumber }
-            guard let value = Int(digits), value > 0, value * factor <= 512 << 20 else {
+            let suffixes: [(String, Int)] = [("kib", 1 << 10), ("mib", 1 << 20), ("k", 1 << 10), ("m", 1 << 20), ("", 1)]
+            let (suffix, factor) = suffixes.first { text.hasSuffix($0.0) }!
+            let digits = text.dropLast(suffix.count)
+            guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let value = Int(digits), value > 0, value <= (512 << 20) / factor else {
                 throw ConveyorError(.invalidArgument, "CONVEYOR_MAX_PAYLOAD must be a size like 1048576, 512k or 1m (at most 512m)")
             }
             configuration.maxPayloadBytes = value * factor

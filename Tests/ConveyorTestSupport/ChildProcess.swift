@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// A child process started with posix_spawn and reaped with waitpid.
+///
+/// Foundation's `Process.waitUntilExit()` blocks the calling thread on Linux until a run loop
+/// notices the exit, which starves Swift's two cooperative threads here; this type never blocks
+/// longer than a `waitpid` of an exiting child.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    private let status = Mutex<Int32?>(nil)
+
+    /// Starts `executable` (looked up on PATH) with `arguments`, stdin from /dev/null and
+    /// stdout/stderr to the given files (or /dev/null).
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdout: String? = nil, stderr: String? = nil
+    ) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Threads of the test process may block signals; the child must start with none blocked
+        // and default dispositions, or it would ignore the SIGTERM a test sends it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in env { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, executable, &actions, &attributes, argv, env)
+        guard result == 0 else {
+            throw NSError(
+                domain: "ChildProcess", code: Int(result),
+                userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable): \(String(cString: strerror(result)))"])
+        }
+        self.pid = pid
+        TestProcesses.register(pid)
+    }
+
+    /// The exit status (or 128 + signal), once the process has exited.
+    public var exitStatus: Int32? {
+        if let known = status.withLock({ $0 }) { return known }
+        var raw: Int32 = 0
+        let reaped = waitpid(pid, &raw, WNOHANG)
+        guard reaped == pid else { return nil }
+        let code = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        status.withLock { $0 = code }
+        return code
+    }
+
+    public var isRunning: Bool { exitStatus == nil }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Polls for the exit without blocking a thread; nil if still running after `timeout` seconds.
+    public func waitForExit(timeout: Double = 30) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let code = exitStatus { return code }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return exitStatus
+    }
+
+    /// Blocks (briefly) until the process exits: for a process just sent SIGTERM or SIGKILL.
+    public func waitSynchronously(timeout: Double = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let code = exitStatus { return code }
+            usleep(5_000)
+        }
+        return exitStatus
+    }
+}

@@ -1,0 +1,161 @@
+import CMongoc
+import Conveyor
+import Foundation
+import RedisClient
+import Testing
+
+@Suite("Parsing and validation")
+struct ParsingTests {
+    @Test(
+        "redis URLs",
+        arguments: [
+            ("redis://127.0.0.1:6379", RedisConfiguration.Endpoint.tcp(host: "127.0.0.1", port: 6379), nil as String?, nil as String?, 0),
+            ("redis://localhost", .tcp(host: "localhost", port: 6379), nil, nil, 0),
+            ("redis://user:p%40ss@db.example:6380/3", .tcp(host: "db.example", port: 6380), "user", "p@ss", 3),
+            ("redis://:secret@10.0.0.1:7000/0", .tcp(host: "10.0.0.1", port: 7000), nil, "secret", 0),
+            ("unix:///var/run/redis.sock", .unix(path: "/var/run/redis.sock"), nil, nil, 0),
+            ("unix://:pw@/tmp/r.sock?db=5", .unix(path: "/tmp/r.sock"), nil, "pw", 5),
+        ])
+    func redisURLs(text: String, endpoint: RedisConfiguration.Endpoint, user: String?, password: String?, database: Int) throws {
+        let configuration = try RedisConfiguration(url: text)
+        #expect(configuration.endpoint == endpoint)
+        #expect(configuration.username == user)
+        #expect(configuration.password == password)
+        #expect(configuration.database == database)
+        #expect(!configuration.redactedDescription.contains(password ?? "\u{0}"))
+    }
+
+    @Test(
+        "bad redis URLs are rejected", arguments: ["http://x", "redis://h:99999", "redis://h/x", "unix://", "nonsense", "redis://h?db=-1"])
+    func badRedisURLs(text: String) {
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: text) }
+    }
+
+    @Test("durations")
+    func durations() throws {
+        #expect(try DurationParser.milliseconds("500ms") == 500)
+        #expect(try DurationParser.milliseconds("5s") == 5_000)
+        #expect(try DurationParser.milliseconds("1.5s") == 1_500)
+        #expect(try DurationParser.milliseconds("2m") == 120_000)
+        #expect(try DurationParser.milliseconds("1h") == 3_600_000)
+        #expect(try DurationParser.milliseconds("30d") == 2_592_000_000)
+        #expect(try DurationParser.milliseconds("250") == 250)
+        for bad in ["", "-1s", "abc", "5x", "ms", "nan", "99999d"] {
+            #expect(throws: ConveyorError.self) { try DurationParser.milliseconds(bad) }
+        }
+    }
+
+    @Test("retry policies parse, encode and compute delays")
+    func retryPolicies() throws {
+        let fixed = try RetryPolicy.parse("fixed:1s")
+        #expect(fixed == .fixed(milliseconds: 1_000))
+        #expect(fixed.encoded == "fixed:1000")
+        let exponential = try RetryPolicy.parse("exponential:100ms:30s")
+        #expect(exponential.encoded == "exponential:100:30000")
+        #expect(exponential.delay(afterAttempt: 1, random: 0.5) == 100)
+        #expect(exponential.delay(afterAttempt: 4, random: 0.5) == 800)
+        #expect(exponential.delay(afterAttempt: 40, random: 0.5) == 30_000)
+        let jittered = try RetryPolicy.parse("exponential:100ms:30s:jitter")
+        #expect(jittered.jitter == 0.5)
+        #expect(jittered.delay(afterAttempt: 2, random: 0) == 100)
+        #expect(jittered.delay(afterAttempt: 2, random: 0.999) == 199)
+        #expect(try RetryPolicy.parse("exponential:1s:1m:0.25").jitter == 0.25)
+        #expect(try RetryPolicy.parse("none") == .none)
+        for policy in [fixed, exponential, jittered, .none, .standard] {
+            #expect(RetryPolicy(encoded: policy.encoded) == policy)
+        }
+        for bad in ["fixed", "fixed:x", "exponential:1s", "exponential:10s:1s", "exponential:1s:2s:2", "linear:1s", ""] {
+            #expect(throws: ConveyorError.self) { try RetryPolicy.parse(bad) }
+        }
+    }
+
+    @Test("job ids are UUIDv7 strings that sort by time")
+    func jobIDs() {
+        let early = JobID.make(now: Date(timeIntervalSince1970: 1_700_000_000))
+        let late = JobID.make(now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(early.count == 36)
+        #expect(UUID(uuidString: early) != nil)
+        #expect(Array(early)[14] == "7")
+        #expect(early < late)
+        #expect(JobID.isValid(early))
+        #expect(!JobID.isValid(""))
+        #expect(!JobID.isValid("a b"))
+        #expect(!JobID.isValid("{x}"))
+        #expect(Set((0..<1_000).map { _ in JobID.make() }).count == 1_000)
+    }
+
+    @Test("enqueue requests are validated field by field")
+    func enqueueValidation() throws {
+        let limit = 1_024
+        try EnqueueRequest(type: "echo", payload: #"{"a":[1,2]}"#).validate(maxPayloadBytes: limit)
+        try EnqueueRequest(type: "echo", payload: "42").validate(maxPayloadBytes: limit)
+        let bad: [(EnqueueRequest, String)] = [
+            (EnqueueRequest(type: ""), "type"),
+            (EnqueueRequest(type: "x", payload: "{nope"), "JSON"),
+            (EnqueueRequest(type: "x", payload: "\"" + String(repeating: "a", count: 2_000) + "\""), "over the limit"),
+            (EnqueueRequest(type: "x", queue: "bad queue"), "queue"),
+            (EnqueueRequest(type: "x", queue: ""), "queue"),
+            (EnqueueRequest(type: "x", delayMilliseconds: -5), "delay"),
+            (EnqueueRequest(type: "x", maxAttempts: 0), "max_attempts"),
+            (EnqueueRequest(type: "x", timeoutMilliseconds: -1), "timeout"),
+            (EnqueueRequest(type: "x", retryPolicy: RetryPolicy(kind: .exponential, baseMilliseconds: 10, maxMilliseconds: 5)), "backoff"),
+            (EnqueueRequest(type: "x", uniqueKey: ""), "unique_key"),
+            (EnqueueRequest(type: "x", id: "has:colon"), "id"),
+        ]
+        for (request, word) in bad {
+            do {
+                try request.validate(maxPayloadBytes: limit)
+                Issue.record("accepted a bad request: \(request)")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains(word), "\(error.message) should mention \(word)")
+            }
+        }
+    }
+
+    @Test("configuration from the environment")
+    func environment() throws {
+        let configuration = try BrokerConfiguration.fromEnvironment([
+            "CONVEYOR_NAMESPACE": "prod", "CONVEYOR_KEEP_FINISHED": "10m", "CONVEYOR_DEAD_MAX": "50", "CONVEYOR_MAX_PAYLOAD": "64k",
+            "CONVEYOR_MAX_CRASHES": "5", "CONVEYOR_EVENTS_MAXLEN": "20000",
+        ])
+        #expect(configuration.namespace == "prod")
+        #expect(configuration.keepFinishedMilliseconds == 600_000)
+        #expect(configuration.deadMax == 50)
+        #expect(configuration.maxPayloadBytes == 65_536)
+        #expect(configuration.maxCrashes == 5)
+        #expect(configuration.eventsMaxLength == 20_000)
+        let defaults = try BrokerConfiguration.fromEnvironment([:])
+        #expect(defaults == BrokerConfiguration())
+        #expect(defaults.keepFinishedMilliseconds == 3_600_000)
+        #expect(defaults.deadMax == 100_000)
+        for bad in [
+            ["CONVEYOR_NAMESPACE": "a{b}"], ["CONVEYOR_DEAD_MAX": "-1"], ["CONVEYOR_KEEP_FINISHED": "soon"], ["CONVEYOR_MAX_PAYLOAD": "1g"],
+        ] {
+            #expect(throws: ConveyorError.self) { try BrokerConfiguration.fromEnvironment(bad) }
+        }
+    }
+
+    @Test("every Lua script is embedded, documented, and declares the keys its name counts")
+    func luaScripts() throws {
+        let names = BrokerScripts.embeddedNames
+        #expect(names.count == BrokerScripts().all.count)
+        for script in BrokerScripts().all {
+            let header = script.source.split(separator: "\n").prefix { $0.hasPrefix("--") }.joined(separator: "\n")
+            #expect(header.hasPrefix("-- "), "\(script.name) has no header comment")
+            #expect(header.contains("KEYS[1]") && header.contains("ARGV[1]") && header.contains("Returns"), "\(script.name) header")
+            let declared = Int(script.name.split(separator: "-").last!)!
+            var highest = 0
+            for index in 1...20 where script.source.contains("KEYS[\(index)]") { highest = index }
+            #expect(highest == declared, "\(script.name) uses KEYS up to \(highest)")
+            #expect(!script.source.contains("@include"), "\(script.name) still has an include line")
+        }
+    }
+
+    @Test("libmongoc links (the history issue builds on it)")
+    func mongocLinks() {
+        mongoc_init()
+        #expect(String(cString: mongoc_get_version()).hasPrefix("1."))
+        mongoc_cleanup()
+    }
+}
