@@ -10,6 +10,7 @@ public func uniqueNamespace(_ label: String = "t") -> String {
 }
 
 /// Runs `body` with a broker on its own namespace of `redis` (the shared test server by default).
+@discardableResult
 public func withBroker<T>(
     redis: TestRedis = .shared, configure: (inout BrokerConfiguration) -> Void = { _ in },
     _ body: (Broker) async throws -> T
@@ -23,6 +24,7 @@ public func withBroker<T>(
 }
 
 /// Runs `services` in a ServiceGroup while `body` runs, then shuts them down gracefully and waits.
+@discardableResult
 public func withServices<T>(_ services: [any Service], _ body: () async throws -> T) async throws -> T {
     var logger = Logger(label: "conveyor.test")
     logger.logLevel = .warning
@@ -58,6 +60,7 @@ public var quietLogger: Logger {
 }
 
 /// Runs a worker (and, unless `promoter` is false, a promoter) on `broker` while `body` runs.
+@discardableResult
 public func withWorker<T>(
     _ broker: Broker, registry: JobRegistry = testRegistry(), options: WorkerOptions = WorkerOptions(), promoter: Bool = true,
     _ body: (Worker) async throws -> T

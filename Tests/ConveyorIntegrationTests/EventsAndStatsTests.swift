@@ -1,0 +1,80 @@
+import Conveyor
+import ConveyorTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+@Suite("Events and stats: one stream entry per state change, totals counted once")
+struct EventsAndStatsTests {
+    @Test("a job's lifecycle appends enqueued, started and succeeded with their fields")
+    func lifecycle() async throws {
+        try await withBroker { broker in
+            let job = try await broker.enqueue(EnqueueRequest(type: "echo", payload: #"{"x":1}"#, queue: "ev", priority: .high))
+            try await withWorker(broker, options: WorkerOptions(queues: ["ev"], id: "worker-ev")) { _ in
+                try await waitForState(broker, job.id, .succeeded)
+            }
+            let all = try await events(broker, job: job.id)
+            #expect(all.compactMap { $0["event"] } == ["enqueued", "started", "succeeded"])
+            let enqueued = all[0]
+            #expect(enqueued["type"] == "echo")
+            #expect(enqueued["queue"] == "ev")
+            #expect(enqueued["priority"] == "high")
+            #expect(enqueued["state"] == "queued")
+            #expect(enqueued["payload"] == #"{"x":1}"#)
+            #expect(all[1]["attempt"] == "1")
+            #expect(all[1]["worker"] == "worker-ev")
+            let succeeded = all[2]
+            #expect(succeeded["attempt"] == "1")
+            #expect(succeeded["result"] == #"{"x":1}"#)
+            #expect(number(succeeded, "duration_ms").map { $0 >= 0 } == true)
+            let stamps = all.compactMap { number($0, "ts") }
+            #expect(stamps == stamps.sorted() && stamps.count == 3)
+        }
+    }
+
+    @Test("the retry path appends retrying and queued from retrying")
+    func retryPath() async throws {
+        try await withBroker { broker in
+            let job = try await broker.enqueue(
+                EnqueueRequest(type: "fail", payload: #"{"times":1}"#, retryPolicy: .fixed(milliseconds: 10)))
+            try await withWorker(broker) { _ in try await waitForState(broker, job.id, .succeeded) }
+            let all = try await events(broker, job: job.id)
+            #expect(all.compactMap { $0["event"] } == ["enqueued", "started", "retrying", "queued", "started", "succeeded"])
+            #expect(all[2]["attempt"] == "1")
+            #expect(all[2]["error"] == "failing on purpose: attempt 1 of the first 1")
+            #expect(all[3]["from"] == "retrying")
+            #expect(all[4]["attempt"] == "2")
+            #expect(all[5]["attempt"] == "2")
+        }
+    }
+
+    @Test("totals count each job once; jsonObject has the documented shape")
+    func totals() async throws {
+        try await withBroker { broker in
+            let ids = try await broker.enqueue(batch: (0..<3).map { _ in EnqueueRequest(type: "noop") }).map(\.id)
+            let claimed = try await claim(broker, worker: "w")
+            #expect(claimed.count == 3)
+            let outcomes = claimed.map { (job: $0, outcome: AttemptOutcome.success(result: "")) }
+            #expect(try await acknowledge(broker, outcomes) == Dictionary(uniqueKeysWithValues: ids.map { ($0, "ok") }))
+            // A repeated acknowledgement (a lost reply retried) answers ok and counts nothing again.
+            #expect(try await acknowledge(broker, outcomes) == Dictionary(uniqueKeysWithValues: ids.map { ($0, "ok") }))
+            let stats = try await broker.stats()
+            #expect(stats.totals["succeeded"] == 3)
+            #expect(stats.totals["enqueued"] == 3)
+            #expect(stats.running == 0)
+            #expect(try await events(broker).filter { $0["event"] == "succeeded" }.count == 3)
+
+            _ = try await broker.enqueue(EnqueueRequest(type: "noop", queue: "other", delayMilliseconds: 60_000))
+            let object = try await broker.stats().jsonObject
+            #expect(Set(object.keys) == ["queues", "delayed", "running", "dead", "totals"])
+            let totals = try #require(object["totals"] as? [String: Int])
+            #expect(Set(totals.keys) == ["enqueued", "succeeded", "failed", "retried", "dead", "cancelled", "stalled"])
+            #expect(totals["succeeded"] == 3 && totals["enqueued"] == 4 && totals["stalled"] == 0)
+            #expect(object["delayed"] as? Int == 1)
+            let queues = try #require(object["queues"] as? [String: [String: Any]])
+            #expect(Set(queues.keys) == ["default", "other"])
+            #expect(Set(queues["default"]?.keys ?? [:].keys) == ["high", "normal", "low", "paused"])
+            #expect(JSONSerialization.isValidJSONObject(object))
+        }
+    }
+}

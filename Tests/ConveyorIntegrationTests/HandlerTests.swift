@@ -1,0 +1,236 @@
+import Conveyor
+import ConveyorTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+/// A typed job pushed from Swift and handled by a registered handler.
+private struct Greeting: JobParameters {
+    static let jobType = "greeting"
+    var name: String
+    var excited: Bool
+}
+
+private struct GreetingResult: Codable, Sendable, Equatable {
+    var text: String
+    var attempt: Int
+}
+
+/// A small HTTP server (python3) on a free loopback port: `/echo` answers 200 with the request body,
+/// `/fail` answers 500.
+private final class EchoServer: Sendable {
+    let process: Process
+    let port: Int
+
+    init() throws {
+        let port = try freePort()
+        let script = """
+            import http.server, sys
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def answer(self):
+                    length = int(self.headers.get('Content-Length') or 0)
+                    body = self.rfile.read(length) if length else self.command.encode()
+                    status = 200 if self.path == '/echo' else 500
+                    if status != 200: body = b'server exploded'
+                    self.send_response(status)
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                do_GET = do_POST = do_PUT = answer
+                def log_message(self, *args): pass
+            http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        TestProcesses.register(process)
+        self.process = process
+        self.port = port
+    }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Waits until the server accepts connections.
+    func ready() async throws {
+        try await eventually(timeout: 10, "the python http server did not start") {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(descriptor) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+        }
+    }
+
+    /// SIGKILL, not SIGTERM: a child started from a test task may inherit a signal mask that blocks SIGTERM.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+@Suite("Handlers: the built-in job types, typed jobs, and handler errors")
+struct HandlerTests {
+    @Test("echo returns its payload")
+    func echo() async throws {
+        try await withBroker { broker in
+            let payload = #"{"list":[1,"two",null],"nested":{"ok":true}}"#
+            let job = try await broker.enqueue(EnqueueRequest(type: "echo", payload: payload))
+            try await withWorker(broker) { _ in
+                let done = try await waitForState(broker, job.id, .succeeded)
+                let result = try #require(jsonObject(done.result) as? NSDictionary)
+                #expect(result == (jsonObject(payload) as? NSDictionary))
+            }
+        }
+    }
+
+    @Test("math adds, subtracts, multiplies and divides; division by zero fails the attempt")
+    func math() async throws {
+        try await withBroker { broker in
+            let cases: [(String, Double)] = [("add", 9.5), ("sub", 5.5), ("mul", 15), ("div", 3.75)]
+            let ids = try await broker.enqueue(
+                batch: cases.map { EnqueueRequest(type: "math", payload: #"{"op":"\#($0.0)","a":7.5,"b":2}"#) }
+            ).map(\.id)
+            let zero = try await broker.enqueue(
+                EnqueueRequest(type: "math", payload: #"{"op":"div","a":1,"b":0}"#, maxAttempts: 2, retryPolicy: .none))
+            let badOp = try await broker.enqueue(EnqueueRequest(type: "math", payload: #"{"op":"pow","a":1,"b":2}"#, maxAttempts: 1))
+            try await withWorker(broker) { _ in
+                for (id, (op, expected)) in zip(ids, cases) {
+                    let job = try await waitForState(broker, id, .succeeded)
+                    #expect((jsonObject(job.result) as? NSNumber)?.doubleValue == expected, "\(op): \(job.result ?? "nil")")
+                }
+                let dead = try await waitForState(broker, zero.id, .dead)
+                #expect(dead.lastError == "division by zero")
+                #expect(dead.attempts == 2)
+                #expect(try await waitForState(broker, badOp.id, .dead).lastError?.contains("'pow'") == true)
+            }
+            let retrying = try #require(try await events(broker, job: zero.id).first { $0["event"] == "retrying" })
+            #expect(retrying["error"] == "division by zero")
+        }
+    }
+
+    @Test("fail fails its first N attempts; rate 1.0 always fails, rate 0.0 never")
+    func fail() async throws {
+        try await withBroker { broker in
+            let twice = try await broker.enqueue(
+                EnqueueRequest(type: "fail", payload: #"{"times":2}"#, maxAttempts: 2, retryPolicy: .none))
+            let always = try await broker.enqueue(
+                EnqueueRequest(type: "fail", payload: #"{"rate":1.0}"#, maxAttempts: 4, retryPolicy: .none))
+            let never = try await broker.enqueue(
+                batch: (0..<20).map { _ in EnqueueRequest(type: "fail", payload: #"{"rate":0.0}"#, maxAttempts: 1) }
+            ).map(\.id)
+            try await withWorker(broker) { _ in
+                let dead = try await waitForState(broker, twice.id, .dead)
+                #expect(dead.lastError == "failing on purpose: attempt 2 of the first 2")
+                let alwaysDead = try await waitForState(broker, always.id, .dead)
+                #expect(alwaysDead.attempts == 4)
+                #expect(alwaysDead.lastError?.contains("at random (rate 1.0)") == true)
+                for id in never {
+                    let job = try await waitForState(broker, id, .succeeded)
+                    #expect(job.attempts == 1)
+                    #expect(job.result == nil)
+                }
+            }
+        }
+    }
+
+    @Test("sleep waits the given time; a negative time fails")
+    func sleep() async throws {
+        try await withBroker { broker in
+            let job = try await broker.enqueue(EnqueueRequest(type: "sleep", payload: #"{"ms":150}"#))
+            let negative = try await broker.enqueue(EnqueueRequest(type: "sleep", payload: #"{"ms":-1}"#, maxAttempts: 1))
+            try await withWorker(broker) { _ in
+                try await waitForState(broker, job.id, .succeeded)
+                #expect(try await waitForState(broker, negative.id, .dead).lastError == "ms must not be negative")
+            }
+            let succeeded = try #require(try await events(broker, job: job.id).last)
+            #expect(try #require(number(succeeded, "duration_ms")) >= 150)
+        }
+    }
+
+    @Test("an unknown job type is a failed attempt with a clear error, and the worker goes on")
+    func unknownType() async throws {
+        try await withBroker { broker in
+            let unknown = try await broker.enqueue(EnqueueRequest(type: "no.such.type", maxAttempts: 1))
+            let after = try await broker.enqueue(EnqueueRequest(type: "echo"))
+            try await withWorker(broker, options: WorkerOptions(concurrency: 1)) { _ in
+                let dead = try await waitForState(broker, unknown.id, .dead)
+                #expect(dead.lastError?.hasPrefix("unknown job type 'no.such.type'") == true, "\(dead.lastError ?? "")")
+                #expect(dead.lastError?.contains("echo") == true)
+                try await waitForState(broker, after.id, .succeeded)
+            }
+        }
+    }
+
+    @Test("a payload that does not fit the parameters type fails naming the field")
+    func payloadMismatch() async throws {
+        try await withBroker { broker in
+            let missing = try await broker.enqueue(EnqueueRequest(type: "math", payload: #"{"op":"add","a":1}"#, maxAttempts: 1))
+            let wrongType = try await broker.enqueue(
+                EnqueueRequest(type: "math", payload: #"{"op":"add","a":"one","b":2}"#, maxAttempts: 1))
+            try await withWorker(broker) { _ in
+                let first = try await waitForState(broker, missing.id, .dead)
+                #expect(first.lastError?.contains("payload does not fit math") == true, "\(first.lastError ?? "")")
+                #expect(first.lastError?.contains("'b'") == true, "\(first.lastError ?? "")")
+                let second = try await waitForState(broker, wrongType.id, .dead)
+                #expect(second.lastError?.contains("'a'") == true, "\(second.lastError ?? "")")
+            }
+        }
+    }
+
+    @Test("a typed job pushed from Swift runs its registered handler; the Encodable result is stored as JSON")
+    func typedJob() async throws {
+        try await withBroker { broker in
+            let registry = testRegistry { registry in
+                registry.register(Greeting.self) { (greeting: Greeting, context: JobContext) -> GreetingResult in
+                    GreetingResult(text: "Hello, \(greeting.name)\(greeting.excited ? "!" : ".")", attempt: context.attempt)
+                }
+            }
+            let pushed = try await broker.push(Greeting(name: "Ada", excited: true), options: JobOptions(queue: "typed"))
+            let stored = try #require(try await broker.job(pushed.id))
+            #expect(stored.type == "greeting")
+            #expect(stored.queue == "typed")
+            #expect((jsonObject(stored.payload) as? NSDictionary) == ["name": "Ada", "excited": true])
+            try await withWorker(broker, registry: registry, options: WorkerOptions(queues: ["typed"])) { _ in
+                let job = try await waitForState(broker, pushed.id, .succeeded)
+                let result = try JSONDecoder().decode(GreetingResult.self, from: Data(try #require(job.result).utf8))
+                #expect(result == GreetingResult(text: "Hello, Ada!", attempt: 1))
+            }
+        }
+    }
+
+    @Test("http: a 2xx answer succeeds with status and body, a non-2xx answer fails with the status")
+    func http() async throws {
+        let server = try EchoServer()
+        defer { server.stop() }
+        try await server.ready()
+        try await withBroker { broker in
+            let ok = try await broker.push(BuiltinJobs.HTTP(url: server.base + "/echo", method: "POST", body: "ping body"))
+            let get = try await broker.push(BuiltinJobs.HTTP(url: server.base + "/echo"))
+            let failing = try await broker.push(
+                BuiltinJobs.HTTP(url: server.base + "/fail", method: "POST", body: "x"),
+                options: JobOptions(maxAttempts: 2, retryPolicy: .none))
+            let badURL = try await broker.push(BuiltinJobs.HTTP(url: "ftp://example.com/x"), options: JobOptions(maxAttempts: 1))
+            try await withWorker(broker) { _ in
+                let done = try await waitForState(broker, ok.id, .succeeded)
+                let result = try #require(jsonObject(done.result) as? NSDictionary)
+                #expect(result == ["status": 200, "body": "ping body"])
+                let got = try #require(jsonObject(try await waitForState(broker, get.id, .succeeded).result) as? NSDictionary)
+                #expect(got == ["status": 200, "body": "GET"])
+                let dead = try await waitForState(broker, failing.id, .dead)
+                #expect(dead.attempts == 2)
+                #expect(dead.lastError?.contains("answered 500") == true, "\(dead.lastError ?? "")")
+                #expect(dead.lastError?.contains("server exploded") == true)
+                #expect(try await waitForState(broker, badURL.id, .dead).lastError?.contains("url must be") == true)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Conveyor
+import Foundation
+import RedisClient
+
+/// Events of one job, oldest first.
+public func events(_ broker: Broker, job id: String) async throws -> [[String: String]] {
+    try await events(broker).filter { $0["job"] == id }
+}
+
+/// The names of one job's events, oldest first.
+public func eventNames(_ broker: Broker, job id: String) async throws -> [String] {
+    try await events(broker, job: id).compactMap { $0["event"] }
+}
+
+/// Claims up to `max` jobs as `worker` through the API (no Worker service).
+public func claim(
+    _ broker: Broker, worker: String, leaseMilliseconds: Int = 5_000, max: Int = 10, queues: [String] = ["default"]
+) async throws -> [ClaimedJob] {
+    try await broker.pool.withConnection { connection in
+        try broker.claim(on: connection, worker: worker, leaseMilliseconds: leaseMilliseconds, max: max, queues: queues)
+    }
+}
+
+/// Reports attempts through the API; returns each job's status by id.
+public func acknowledge(_ broker: Broker, _ outcomes: [(job: ClaimedJob, outcome: AttemptOutcome)]) async throws -> [String: String] {
+    try await broker.pool.withConnection { connection in try broker.acknowledge(on: connection, outcomes) }
+}
+
+/// Parses JSON text into a Foundation object (dictionary, array, number...).
+public func jsonObject(_ text: String?) -> Any? {
+    guard let text, let data = text.data(using: .utf8) else { return nil }
+    return try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+}
+
+/// Milliseconds since 1970 of an event's `ts` (or another numeric field).
+public func number(_ event: [String: String], _ field: String) -> Int? {
+    event[field].flatMap { Int($0) }
+}
