@@ -2,7 +2,8 @@
 -- reset, kept in Redis again until they finish. Jobs in any other state are left alone.
 -- KEYS[1] dead zset   KEYS[2] stats hash   KEYS[3] events stream   KEYS[4] inflight zset
 -- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3...] job ids
--- Returns one status per id: "queued", "notfound", or the state that kept it ("running", ...).
+-- Returns one status per id: "retried", "notfound", "duplicate" (its unique key now names another
+-- unfinished job, so retrying would run the same work twice), or the state that kept it.
 -- @include "common"
 local prefix, maxlen = ARGV[1], ARGV[2]
 local now = now_ms()
@@ -10,11 +11,23 @@ local out = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local key = prefix .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'state', 'queue', 'priority')
+  local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'unique_key')
+  local holder = nil
+  if job[4] and job[4] ~= '' then
+    holder = redis.call('GET', prefix .. 'unique:' .. job[4])
+    if holder == id then holder = nil end
+    if holder then
+      local other = redis.call('HGET', prefix .. 'job:' .. holder, 'state')
+      if not (other == 'queued' or other == 'scheduled' or other == 'running' or other == 'retrying') then holder = nil end
+    end
+  end
   if not job[1] then
     redis.call('ZREM', KEYS[1], id)
     out[#out + 1] = 'notfound'
+  elseif (job[1] == 'dead' or job[1] == 'cancelled') and holder then
+    out[#out + 1] = 'duplicate'
   elseif (job[1] == 'dead' or job[1] == 'cancelled') and redis.call('ZSCORE', KEYS[4], id) == false then
+    if job[4] and job[4] ~= '' then redis.call('SET', prefix .. 'unique:' .. job[4], id) end
     redis.call('ZREM', KEYS[1], id)
     redis.call('PERSIST', key)
     redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'crashes', 0, 'enqueued_at', now, 'updated_at', now)
@@ -23,7 +36,7 @@ for i = 3, #ARGV do
     wake(prefix, job[2])
     redis.call('HINCRBY', KEYS[2], 'enqueued', 1)
     emit(KEYS[3], maxlen, id, 'queued', now, 'from', job[1])
-    out[#out + 1] = 'queued'
+    out[#out + 1] = 'retried'
   else
     out[#out + 1] = job[1]
   end

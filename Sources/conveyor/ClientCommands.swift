@@ -118,7 +118,7 @@ struct DeadCommand: AsyncParsableCommand {
         } else if !retry.isEmpty {
             let outcome = try await broker.retry(ids: retry)
             printJSON(outcome, pretty: false)
-            if outcome.values.contains(where: { $0 != "queued" }) { throw ExitCode(3) }
+            if outcome.values.contains(where: { $0 != "retried" }) { throw ExitCode(3) }
         } else if !delete.isEmpty {
             let deleted = try await broker.deleteDead(ids: delete)
             printJSON(["deleted": deleted], pretty: false)

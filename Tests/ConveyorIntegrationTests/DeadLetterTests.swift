@@ -54,7 +54,7 @@ struct DeadLetterTests {
                 try await waitForState(broker, enqueued.id, .dead)
             }
             let outcome = try await broker.retry(ids: [enqueued.id, "no-such-job"])
-            #expect(outcome == [enqueued.id: "queued", "no-such-job": "notfound"])
+            #expect(outcome == [enqueued.id: "retried", "no-such-job": "notfound"])
             let queued = try #require(try await broker.job(enqueued.id))
             #expect(queued.state == .queued)
             #expect(queued.attempts == 0)

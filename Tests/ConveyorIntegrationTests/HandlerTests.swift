@@ -19,7 +19,7 @@ private struct GreetingResult: Codable, Sendable, Equatable {
 /// A small HTTP server (python3) on a free loopback port: `/echo` answers 200 with the request body,
 /// `/fail` answers 500.
 private final class EchoServer: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
 
     init() throws {
@@ -40,14 +40,7 @@ private final class EchoServer: Sendable {
                 def log_message(self, *args): pass
             http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        TestProcesses.register(process)
-        self.process = process
+        self.process = try ChildProcess("python3", ["-c", script, String(port)])
         self.port = port
     }
 
@@ -70,10 +63,9 @@ private final class EchoServer: Sendable {
         }
     }
 
-    /// SIGKILL, not SIGTERM: a child started from a test task may inherit a signal mask that blocks SIGTERM.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        _ = process.waitSynchronously()
     }
 }
 

@@ -79,4 +79,21 @@ struct UniqueKeyTests {
             #expect(stats.queues["default"]?.normal == 3)
         }
     }
+
+    @Test("retrying a dead job takes its key back, unless another unfinished job holds it")
+    func retryReclaimsKey() async throws {
+        try await withBroker { broker in
+            let first = try await broker.enqueue(EnqueueRequest(type: "echo", maxAttempts: 1, uniqueKey: "k"))
+            let claimed = try #require(try await claim(broker, worker: "w").first)
+            #expect(try await acknowledge(broker, [(claimed, .failure(error: "boom"))]) == [first.id: "dead"])
+            let second = try await broker.enqueue(EnqueueRequest(type: "echo", uniqueKey: "k"))
+            #expect(second.id != first.id && !second.duplicate)
+            #expect(try await broker.retry(ids: [first.id]) == [first.id: "duplicate"])
+            #expect(try await broker.job(first.id)?.state == .dead)
+            _ = try await broker.cancel(second.id)
+            #expect(try await broker.retry(ids: [first.id]) == [first.id: "retried"])
+            let third = try await broker.enqueue(EnqueueRequest(type: "echo", uniqueKey: "k"))
+            #expect(third.id == first.id && third.duplicate)
+        }
+    }
 }

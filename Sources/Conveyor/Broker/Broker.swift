@@ -170,8 +170,8 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Puts dead or cancelled jobs back on their queue. Returns each id's outcome
-    /// (`queued`, `notfound`, or the state that kept it).
+    /// Puts dead or cancelled jobs back on their queue. Returns each id's outcome: `retried`,
+    /// `notfound`, `duplicate` (its unique key names another unfinished job), or the state that kept it.
     public func retry(ids: [String]) async throws -> [String: String] {
         let valid = ids.filter(JobID.isValid)
         var outcome: [String: String] = Dictionary(uniqueKeysWithValues: ids.filter { !JobID.isValid($0) }.map { ($0, "notfound") })
@@ -191,7 +191,7 @@ public final class Broker: Sendable {
             let ids = try await pool.command("ZRANGE", keys.dead, offset, offset + 999).array?.compactMap(\.string) ?? []
             if ids.isEmpty { return total }
             let outcome = try await retry(ids: ids)
-            let queued = outcome.values.filter { $0 == "queued" }.count
+            let queued = outcome.values.filter { $0 == "retried" }.count
             total += queued
             offset += ids.count - queued - outcome.values.filter { $0 == "notfound" }.count
         }
