@@ -11,6 +11,8 @@ local now = now_ms()
 local results = {}
 local enqueued = 0
 local fields = 11
+local touched = {}
+local earliest = nil
 for i = 0, count - 1 do
   local b = 3 + i * fields
   local id, jtype, queue, priority, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
@@ -32,28 +34,39 @@ for i = 0, count - 1 do
     local due = now
     if at >= 0 then due = at elseif delay > 0 then due = now + delay end
     local key = prefix .. 'job:' .. id
-    local state = 'queued'
-    if due > now then state = 'scheduled' end
-    redis.call('HSET', key, 'id', id, 'type', jtype, 'queue', queue, 'priority', priority,
-      'payload', payload, 'state', state, 'attempts', 0, 'crashes', 0, 'max_attempts', max_attempts,
-      'backoff', backoff, 'timeout_ms', timeout, 'run_at', due, 'unique_key', unique,
-      'created_at', now, 'updated_at', now)
-    if unique ~= '' then redis.call('SET', prefix .. 'unique:' .. unique, id) end
-    redis.call('SADD', prefix .. 'queues', queue)
-    if state == 'queued' then
-      redis.call('HSET', key, 'enqueued_at', now)
-      redis.call('LPUSH', list_key(prefix, queue, priority), id)
-      wake(prefix, queue)
-    else
-      wake_promoter(KEYS[1], KEYS[4], due)
+    if due > now then
+      redis.call('HSET', key, 'id', id, 'type', jtype, 'queue', queue, 'priority', priority,
+        'payload', payload, 'state', 'scheduled', 'max_attempts', max_attempts, 'backoff', backoff,
+        'timeout_ms', timeout, 'run_at', due, 'created_at', now)
+      if earliest == nil or due < earliest then earliest = due end
       redis.call('ZADD', KEYS[1], due, id)
+      emit(KEYS[3], maxlen, id, 'enqueued', now, 'state', 'scheduled', 'type', jtype, 'queue', queue,
+        'priority', priority, 'payload', payload, 'max_attempts', max_attempts, 'run_at', due)
+      results[#results + 1] = {id, 'scheduled', 0}
+    else
+      redis.call('HSET', key, 'id', id, 'type', jtype, 'queue', queue, 'priority', priority,
+        'payload', payload, 'state', 'queued', 'max_attempts', max_attempts, 'backoff', backoff,
+        'timeout_ms', timeout, 'created_at', now, 'enqueued_at', now)
+      redis.call('LPUSH', list_key(prefix, queue, priority), id)
+      emit(KEYS[3], maxlen, id, 'enqueued', now, 'state', 'queued', 'type', jtype, 'queue', queue,
+        'priority', priority, 'payload', payload, 'max_attempts', max_attempts)
+      results[#results + 1] = {id, 'queued', 0}
     end
-    emit(KEYS[3], maxlen, id, 'enqueued', now, 'state', state, 'type', jtype, 'queue', queue,
-      'priority', priority, 'payload', payload, 'max_attempts', max_attempts, 'run_at', due,
-      'unique_key', unique)
+    if unique ~= '' then
+      redis.call('HSET', key, 'unique_key', unique)
+      redis.call('SET', prefix .. 'unique:' .. unique, id)
+    end
+    touched[queue] = true
     enqueued = enqueued + 1
-    results[#results + 1] = {id, state, 0}
   end
+end
+for queue, _ in pairs(touched) do
+  redis.call('SADD', prefix .. 'queues', queue)
+  wake(prefix, queue)
+end
+if earliest then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if tonumber(first[2]) >= earliest and redis.call('LLEN', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[4], '1') end
 end
 if enqueued > 0 then redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued) end
 return results

@@ -67,13 +67,13 @@ struct LeaseTests {
     func heartbeatExtends() async throws {
         try await withBroker { broker in
             let id = try await broker.enqueue(EnqueueRequest(type: "echo")).id
-            let job = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 300).first)
+            let job = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 1_000).first)
             let w1 = try workerInfo("w1")
-            let deadline = Date().addingTimeInterval(0.6)
+            let deadline = Date().addingTimeInterval(2.5)
             while Date() < deadline {
                 let result = try await broker.pool.withConnection { connection in
                     try broker.heartbeat(
-                        on: connection, worker: w1, leaseMilliseconds: 300, held: [(id: id, token: job.token)])
+                        on: connection, worker: w1, leaseMilliseconds: 1_000, held: [(id: id, token: job.token)])
                 }
                 #expect(result.lost.isEmpty)
                 try await Task.sleep(for: .milliseconds(100))

@@ -159,3 +159,26 @@ struct ParsingTests {
         mongoc_cleanup()
     }
 }
+
+@Suite("JSON syntax check")
+struct JSONValidationTests {
+    @Test(
+        "accepts every kind of JSON value",
+        arguments: [
+            "{}", "[]", "0", "-1.5e+10", "\"a\\u00e9\\n\"", "true", "false", "null", " {\"a\": [1, 2.0, {\"b\": null}], \"c\": \"\\\"\"} ",
+            "[[[[[]]]]]", "\"émoji 🎉\"",
+        ])
+    func accepts(text: String) throws {
+        try JSONText.validate(text)
+    }
+
+    @Test(
+        "rejects malformed JSON",
+        arguments: [
+            "", " ", "{", "}", "[1,]", "{\"a\":}", "{a:1}", "01", "1.", "-", "tru", "nul", "\"open", "\"bad \\x escape\"", "[1 2]",
+            "{\"a\" 1}", "1 2", "\"tab\there\"", String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+        ])
+    func rejects(text: String) {
+        #expect(throws: ConveyorError.self) { try JSONText.validate(text) }
+    }
+}

@@ -51,12 +51,12 @@ public struct Job: Sendable, Equatable {
         self.uniqueKey = text("unique_key")
         self.lastError = text("last_error")
         self.worker = text("worker")
-        self.runAt = date("run_at")
+        self.runAt = date("run_at") ?? date("created_at")
         self.createdAt = date("created_at")
         self.enqueuedAt = date("enqueued_at")
         self.startedAt = date("started_at")
         self.finishedAt = date("finished_at")
-        self.updatedAt = date("updated_at")
+        self.updatedAt = date("updated_at") ?? date("created_at")
     }
 
     /// The job as a JSON object: payload and result embedded as JSON, times as RFC 3339 UTC.

@@ -4,9 +4,12 @@ import Foundation
 public enum JSONText {
     /// Checks that `text` is one JSON value (object, array, string, number, bool or null).
     public static func validate(_ text: String, what: String = "payload") throws(ConveyorError) {
-        guard let data = text.data(using: .utf8),
-            (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
-        else {
+        var text = text
+        let valid = text.withUTF8 { bytes in
+            var scanner = JSONScanner(bytes: bytes)
+            return scanner.document()
+        }
+        guard valid else {
             throw ConveyorError(.invalidArgument, "\(what) is not valid JSON: \(text.prefix(80))")
         }
     }
@@ -39,5 +42,135 @@ public enum RFC3339 {
     public static func date(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
         return try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
+}
+
+/// A byte-level JSON syntax checker (RFC 8259), much cheaper than parsing into objects.
+struct JSONScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+    var depth = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// True when the whole input is exactly one JSON value with optional white space around it.
+    mutating func document() -> Bool {
+        skipSpace()
+        guard value() else { return false }
+        skipSpace()
+        return index == bytes.count
+    }
+
+    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func skipSpace() {
+        while let byte = current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
+        index += count
+        return true
+    }
+
+    private mutating func value() -> Bool {
+        guard let byte = current else { return false }
+        switch byte {
+        case UInt8(ascii: "{"): return container(close: UInt8(ascii: "}"), keyed: true)
+        case UInt8(ascii: "["): return container(close: UInt8(ascii: "]"), keyed: false)
+        case UInt8(ascii: "\""): return string()
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        default: return number()
+        }
+    }
+
+    private mutating func container(close: UInt8, keyed: Bool) -> Bool {
+        depth += 1
+        guard depth <= 512 else { return false }
+        defer { depth -= 1 }
+        index += 1
+        skipSpace()
+        if current == close {
+            index += 1
+            return true
+        }
+        while true {
+            if keyed {
+                guard current == UInt8(ascii: "\""), string() else { return false }
+                skipSpace()
+                guard current == UInt8(ascii: ":") else { return false }
+                index += 1
+                skipSpace()
+            }
+            guard value() else { return false }
+            skipSpace()
+            if current == UInt8(ascii: ",") {
+                index += 1
+                skipSpace()
+            } else if current == close {
+                index += 1
+                return true
+            } else {
+                return false
+            }
+        }
+    }
+
+    private mutating func string() -> Bool {
+        index += 1
+        while let byte = current {
+            index += 1
+            if byte == UInt8(ascii: "\"") { return true }
+            if byte < 0x20 { return false }
+            if byte == UInt8(ascii: "\\") {
+                guard let escaped = current else { return false }
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    continue
+                case UInt8(ascii: "u"):
+                    for _ in 0..<4 {
+                        guard let hex = current, isHex(hex) else { return false }
+                        index += 1
+                    }
+                default: return false
+                }
+            }
+        }
+        return false
+    }
+
+    private func isHex(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
+    }
+
+    private mutating func digits() -> Bool {
+        let start = index
+        while let byte = current, byte >= 0x30 && byte <= 0x39 { index += 1 }
+        return index > start
+    }
+
+    private mutating func number() -> Bool {
+        if current == UInt8(ascii: "-") { index += 1 }
+        if current == UInt8(ascii: "0") {
+            index += 1
+        } else if !digits() {
+            return false
+        }
+        if current == UInt8(ascii: ".") {
+            index += 1
+            guard digits() else { return false }
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            index += 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            guard digits() else { return false }
+        }
+        return true
     }
 }
