@@ -20,7 +20,7 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) test --skip-build
 	$(SWIFT) format lint --recursive Sources Tests Package.swift Plugins
 
 lint:

@@ -12,7 +12,7 @@ import Synchronization
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure throughput and latency; prints figures.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "No-op jobs enqueued (batched) and processed per run.") var jobs: Int = 200_000
+    @Option(help: "No-op jobs enqueued (batched) and processed per run.") var jobs: Int = 320_000
     @Option(name: .customLong("single-jobs"), help: "Jobs enqueued one call at a time per run.") var singleJobs: Int = 20_000
     @Option(help: "Worker instances for the processing phase.") var workers: Int = 1
     @Option(help: "Concurrency of each worker.") var concurrency: Int = 200
