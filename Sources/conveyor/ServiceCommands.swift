@@ -79,25 +79,23 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "conveyor.dev")
         var global = self.global
-        var redisProcess: Process?
+        var redisProcess: ChildProcess?
         if global.redisURL == nil && global.environment["CONVEYOR_REDIS_URL"] == nil {
             let directory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("redis").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory,
-                "--appendonly", "yes", "--save", "", "--logfile", "redis.log",
-            ]
-            try process.run()
-            redisProcess = process
+            redisProcess = try ChildProcess(
+                "redis-server",
+                [
+                    "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--save", "",
+                    "--logfile", "redis.log",
+                ])
             global.redisURL = "redis://127.0.0.1:\(redisPort)"
             logger.info("started redis-server", metadata: ["url": .string(global.redisURL!), "dir": .string(directory)])
         }
         defer {
             if let redisProcess, redisProcess.isRunning {
-                redisProcess.terminate()
-                redisProcess.waitUntilExit()
+                redisProcess.signal(SIGTERM)
+                _ = redisProcess.waitSynchronously()
             }
         }
         let options = try flags.options()
@@ -112,6 +110,9 @@ struct DevCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         guard ready else { throw ConveyorError(.redis, "Redis at \(try global.redisConfiguration().redactedDescription) does not answer") }
+        if let redisProcess, !redisProcess.isRunning {
+            logger.warning("redis-server exited at once (port \(redisPort) busy?); using the Redis that answers there")
+        }
         try await broker.prepare()
         print("Conveyor is running on \(try global.redisConfiguration().redactedDescription), namespace \(broker.configuration.namespace).")
         print("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")

@@ -40,6 +40,7 @@ private final class EchoServer: Sendable {
                 def log_message(self, *args): pass
             http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
             """
+        TestProcesses.install()
         self.process = try ChildProcess("python3", ["-c", script, String(port)])
         self.port = port
     }

@@ -1,3 +1,4 @@
+import Conveyor
 import Foundation
 import Synchronization
 
@@ -6,6 +7,7 @@ public enum TestProcesses {
     nonisolated(unsafe) private static var pids: [pid_t] = []
     private static let lock = Mutex(())
     private static let installed: Void = {
+        ChildProcess.onStart.withLock { $0 = { pid in TestProcesses.register(pid) } }
         atexit {
             TestProcesses.lock.withLock { _ in
                 for pid in TestProcesses.pids { kill(pid, SIGKILL) }
@@ -15,9 +17,11 @@ public enum TestProcesses {
 
     /// Remembers a process to kill at exit.
     public static func register(_ pid: pid_t) {
-        _ = installed
         lock.withLock { _ in pids.append(pid) }
     }
+
+    /// Makes every ChildProcess the tests start die with the test process.
+    public static func install() { _ = installed }
 }
 
 /// The `conveyor` executable built next to the test bundle (or `CONVEYOR_BIN`).
@@ -47,6 +51,7 @@ public final class ConveyorProcess: Sendable {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-proc-\(UUID().uuidString)").path
         outputPath = base + ".out"
         errorPath = base + ".err"
+        TestProcesses.install()
         child = try ChildProcess(conveyorBinary, arguments, environment: env, stdout: outputPath, stderr: errorPath)
     }
 

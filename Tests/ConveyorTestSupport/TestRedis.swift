@@ -1,3 +1,4 @@
+import Conveyor
 import Foundation
 import RedisClient
 import Synchronization
@@ -37,6 +38,7 @@ public final class TestRedis: Sendable {
 
     /// Starts the server (again) on the same port and directory, and waits until it answers.
     public func start() throws {
+        TestProcesses.install()
         var arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
             "--appendonly", "yes", "--appendfsync", "always", "--unixsocket", socketPath, "--unixsocketperm", "700",

@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
 
-/// A child process started with posix_spawn and reaped with waitpid.
+/// A child process (a local redis-server for `conveyor dev`, processes under test), started with
+/// posix_spawn and reaped with waitpid.
 ///
-/// Foundation's `Process.waitUntilExit()` blocks the calling thread on Linux until a run loop
-/// notices the exit, which starves Swift's two cooperative threads here; this type never blocks
-/// longer than a `waitpid` of an exiting child.
+/// Two reasons not to use Foundation's `Process` here: a child spawned from a Swift concurrency
+/// thread inherits that thread's blocked signal mask and then ignores SIGTERM; and
+/// `Process.waitUntilExit()` blocks a cooperative thread until a run loop notices the exit. This type
+/// starts children with no signal blocked and default dispositions, and waits without blocking.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let status = Mutex<Int32?>(nil)
@@ -48,8 +50,11 @@ public final class ChildProcess: Sendable {
                 userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable): \(String(cString: strerror(result)))"])
         }
         self.pid = pid
-        TestProcesses.register(pid)
+        ChildProcess.onStart.withLock { $0?(pid) }
     }
+
+    /// Called with the pid of every child started (the tests use it to kill leftovers at exit).
+    public static let onStart = Mutex<(@Sendable (pid_t) -> Void)?>(nil)
 
     /// The exit status (or 128 + signal), once the process has exited.
     public var exitStatus: Int32? {
