@@ -21,6 +21,7 @@ public final class Worker: Service, Sendable {
     private let acksDrained = OneShotEvent()
     private let stopped = OneShotEvent()
     private let startedAt = Date()
+    private let host = ProcessInfo.processInfo.hostName
 
     /// Why a running job's attempt ended other than by its handler returning.
     enum Fate: Sendable { case normal, timedOut, cancelled, lost, abandoned }
@@ -51,7 +52,7 @@ public final class Worker: Service, Sendable {
         self.broker = broker
         self.registry = registry
         self.options = options
-        self.id = options.id ?? "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UInt32.random(in: 0...UInt32.max) % 0xFFFF)"
+        self.id = options.id ?? "\(host):\(getpid()):\(UInt32.random(in: 0...UInt32.max) % 0xFFFF)"
         var logger = logger
         logger[metadataKey: "worker"] = .string(self.id)
         self.logger = logger
@@ -279,7 +280,7 @@ public final class Worker: Service, Sendable {
     private var workerInfo: WorkerInfo {
         let running = state.withLock { Array($0.running.keys) }
         return WorkerInfo(
-            id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), queues: options.queues,
+            id: id, host: host, pid: Int(getpid()), queues: options.queues,
             concurrency: options.concurrency, running: running.sorted(), startedAt: startedAt.timeIntervalSince1970,
             heartbeatAt: Date().timeIntervalSince1970)
     }
