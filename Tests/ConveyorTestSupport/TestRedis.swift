@@ -63,15 +63,24 @@ public final class TestRedis: Sendable {
         return (try? connection.send([Array("PING".utf8)]))?.string == "PONG"
     }
 
-    /// Stops the server with SIGTERM (it flushes its AOF) and waits for it to exit.
+    /// Stops the server with SHUTDOWN (it flushes its AOF) and waits for it to exit.
+    ///
+    /// Not with SIGTERM: redis-server keeps the signal mask of the thread that spawned it, and the
+    /// test runner's threads block SIGTERM, so the signal would stay pending and the wait would never
+    /// end. SIGKILL (never blocked) is the fallback.
     public func stop() {
         let process = self.process.withLock { process -> Process? in
             defer { process = nil }
             return process
         }
         guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        if let configuration = try? RedisConfiguration(url: url) {
+            _ = try? RedisConnection(configuration: configuration).send([Array("SHUTDOWN".utf8)])
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { usleep(10_000) }
     }
 
     /// Stops and starts the server: every client connection drops, the data stays.
