@@ -10,7 +10,7 @@ struct CrashRecoveryTests {
         let cluster = try Cluster()
         defer { cluster.close() }
         let frozen = try cluster.worker(lease: "1s", concurrency: 1)
-        let id = try await cluster.enqueueOne("sleep", ["--payload", #"{"ms":3000}"#])
+        let id = try await cluster.enqueueOne("sleep", ["--payload", #"{"ms":4000}"#])
         try await cluster.waitForJob(id, "running on the first worker") { $0.state == .running && isHeld($0, by: frozen) }
         frozen.signal(SIGSTOP)
 
@@ -55,7 +55,7 @@ struct CrashRecoveryTests {
         defer { cluster.close() }
         _ = try cluster.promoter()
         let victim = try cluster.worker(lease: "1s", concurrency: 1)
-        let id = try await cluster.enqueueOne("sleep", ["--payload", #"{"ms":1500}"#, "--max-attempts", "1"])
+        let id = try await cluster.enqueueOne("sleep", ["--payload", #"{"ms":4000}"#, "--max-attempts", "1"])
         try await cluster.waitForJob(id, "running on the victim") { $0.state == .running && isHeld($0, by: victim) }
         victim.signal(SIGKILL)
         #expect(await victim.waitForExit(timeout: 5) != nil)

@@ -8,8 +8,8 @@ import Testing
 struct RedisConnectionTests {
     @Test("workers and a promoter ride out a Redis restart; every job succeeds once")
     func redisRestart() async throws {
-        let redis = try TestRedis()
-        defer { redis.stop() }
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
         let cluster = try Cluster(redis: redis)
         defer { cluster.close() }
         let processes = [
@@ -56,8 +56,8 @@ struct RedisConnectionTests {
 
     @Test("a password-protected server and database 2 through redis://:pw@host:port/2")
     func passwordAndDatabase() async throws {
-        let redis = try TestRedis(password: "pw")
-        defer { redis.stop() }
+        let redis = try await onThread { try TestRedis(password: "pw") }
+        defer { Thread { redis.stop() }.start() }
         let url = "redis://:pw@127.0.0.1:\(redis.port)/2"
         let cluster = try Cluster(redis: redis, url: url)
         defer { cluster.close() }
