@@ -29,11 +29,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(name: "--count 0", arguments: ["enqueue", "echo", "--count", "0"], mentions: "--count"),
         BadInput(name: "bad queue name", arguments: ["enqueue", "echo", "--queue", "a:b"], mentions: "queue"),
         BadInput(
-            name: "payload over CONVEYOR_MAX_PAYLOAD", arguments: ["enqueue", "echo", "--payload", #"{"text":"0123456789012345678901234567890123456789"}"#],
+            name: "payload over CONVEYOR_MAX_PAYLOAD",
+            arguments: ["enqueue", "echo", "--payload", #"{"text":"0123456789012345678901234567890123456789"}"#],
             environment: ["CONVEYOR_MAX_PAYLOAD": "32"], mentions: "over the limit of 32"),
-        BadInput(name: "redis URL of another scheme", arguments: ["enqueue", "echo", "--redis-url", "http://127.0.0.1:6379"], mentions: "scheme"),
-        BadInput(name: "redis URL with a bad port", arguments: ["enqueue", "echo", "--redis-url", "redis://127.0.0.1:99999"], mentions: "port"),
-        BadInput(name: "redis URL with a bad database", arguments: ["enqueue", "echo", "--redis-url", "redis://127.0.0.1/x"], mentions: "database"),
+        BadInput(
+            name: "redis URL of another scheme", arguments: ["enqueue", "echo", "--redis-url", "http://127.0.0.1:6379"], mentions: "scheme"),
+        BadInput(
+            name: "redis URL with a bad port", arguments: ["enqueue", "echo", "--redis-url", "redis://127.0.0.1:99999"], mentions: "port"),
+        BadInput(
+            name: "redis URL with a bad database", arguments: ["enqueue", "echo", "--redis-url", "redis://127.0.0.1/x"],
+            mentions: "database"),
         BadInput(name: "missing job type", arguments: ["enqueue"], mentions: "type"),
         BadInput(name: "worker with a bad lease", arguments: ["worker", "--lease", "soon"], mentions: "--lease"),
         BadInput(name: "worker with concurrency 0", arguments: ["worker", "--concurrency", "0"], mentions: "concurrency"),
