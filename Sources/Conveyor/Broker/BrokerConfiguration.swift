@@ -55,10 +55,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
         if let text = environment["CONVEYOR_MAX_PAYLOAD"]?.lowercased(), !text.isEmpty {
             var factor = 1
             var digits = Substring(text)
-            if text.hasSuffix("k") || text.hasSuffix("kib") { factor = 1 << 10 }
-            if text.hasSuffix("m") || text.hasSuffix("mib") { factor = 1 << 20 }
-            digits = digits.prefix { $0.isNumber }
-            guard let value = Int(digits), value > 0, value * factor <= 512 << 20 else {
+            for (suffix, scale) in [("kib", 1 << 10), ("k", 1 << 10), ("mib", 1 << 20), ("m", 1 << 20)] where text.hasSuffix(suffix) {
+                factor = scale
+                digits = digits.dropLast(suffix.count)
+                break
+            }
+            guard digits.allSatisfy(\.isASCII), let value = Int(digits), value > 0, value <= (512 << 20) / factor else {
                 throw ConveyorError(.invalidArgument, "CONVEYOR_MAX_PAYLOAD must be a size like 1048576, 512k or 1m (at most 512m)")
             }
             configuration.maxPayloadBytes = value * factor
