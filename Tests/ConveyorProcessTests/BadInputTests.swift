@@ -33,6 +33,18 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             arguments: ["enqueue", "echo", "--payload", #"{"text":"0123456789012345678901234567890123456789"}"#],
             environment: ["CONVEYOR_MAX_PAYLOAD": "32"], mentions: "over the limit of 32"),
         BadInput(
+            name: "CONVEYOR_MAX_PAYLOAD with an unknown unit", arguments: ["enqueue", "echo"],
+            environment: ["CONVEYOR_MAX_PAYLOAD": "2g"], mentions: "CONVEYOR_MAX_PAYLOAD"),
+        BadInput(
+            name: "CONVEYOR_MAX_PAYLOAD with a unit it only half matches", arguments: ["enqueue", "echo"],
+            environment: ["CONVEYOR_MAX_PAYLOAD": "64kb"], mentions: "CONVEYOR_MAX_PAYLOAD"),
+        BadInput(
+            name: "CONVEYOR_MAX_PAYLOAD too large to multiply", arguments: ["enqueue", "echo"],
+            environment: ["CONVEYOR_MAX_PAYLOAD": "99999999999999999m"], mentions: "CONVEYOR_MAX_PAYLOAD"),
+        BadInput(
+            name: "CONVEYOR_MAX_CRASHES of 0", arguments: ["promoter"], environment: ["CONVEYOR_MAX_CRASHES": "0"],
+            mentions: "CONVEYOR_MAX_CRASHES"),
+        BadInput(
             name: "redis URL of another scheme", arguments: ["enqueue", "echo", "--redis-url", "http://127.0.0.1:6379"], mentions: "scheme"),
         BadInput(
             name: "redis URL with a bad port", arguments: ["enqueue", "echo", "--redis-url", "redis://127.0.0.1:99999"], mentions: "port"),

@@ -189,6 +189,10 @@ struct CLITests {
         promoter.signal(SIGTERM)
         #expect(await worker.waitForExit(timeout: 10) == 0)
         #expect(await promoter.waitForExit(timeout: 10) == 0)
+        let totals = try #require(try await cluster.statsJSON()["totals"] as? [String: Any])
+        #expect(totals["failed"] as? Int == 6, "two failed attempts per job")
+        #expect(totals["retried"] as? Int == 3)
+        #expect(totals["dead"] as? Int == 3)
 
         let list = try await cluster.run(["dead"])
         #expect(list.status == 0, "\(list)")
