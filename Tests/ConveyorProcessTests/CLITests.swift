@@ -181,7 +181,7 @@ struct CLITests {
         defer { cluster.close() }
         let ids = try await cluster.enqueue(
             "fail", ["--payload", #"{"times":100}"#, "--max-attempts", "2", "--backoff", "fixed:10ms", "--count", "3"])
-        #expect(ids.count == 3)
+        try #require(ids.count == 3)
         let promoter = try cluster.promoter()
         let worker = try cluster.worker(concurrency: 3)
         for id in ids { try await cluster.waitForJob(id, "dead") { $0.state == .dead } }

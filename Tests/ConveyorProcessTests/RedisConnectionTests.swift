@@ -45,7 +45,7 @@ struct RedisConnectionTests {
         _ = try cluster.worker(concurrency: 2, extra: ["--redis-url", socket])
         let result = try await cluster.run(["enqueue", "echo", "--payload", #"{"via":"socket"}"#, "--count", "3", "--redis-url", socket])
         #expect(result.status == 0, "\(result)")
-        #expect(result.lines.count == 3)
+        try #require(result.lines.count == 3)
         for id in result.lines {
             let job = try await cluster.waitForJob(id, "succeeded") { $0.state == .succeeded }
             #expect(job.result == #"{"via":"socket"}"#)

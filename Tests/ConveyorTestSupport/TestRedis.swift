@@ -46,6 +46,11 @@ public final class TestRedis: Sendable {
         ]
         if let password { arguments += ["--requirepass", password] }
         process.arguments = arguments
+        // It logs to its logfile. Not inheriting the runner's stdout keeps `swift test` from waiting
+        // on a pipe a leftover server holds open if the test process dies without its atexit hook.
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         self.process.withLock { $0 = process }
         TestProcesses.register(process)
@@ -80,7 +85,8 @@ public final class TestRedis: Sendable {
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        while process.isRunning { usleep(10_000) }
+        let killed = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < killed { usleep(10_000) }
     }
 
     /// Stops and starts the server: every client connection drops, the data stays.
