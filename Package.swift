@@ -90,5 +90,10 @@ let package = Package(
             dependencies: ["Conveyor", "RedisClient", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ConveyorProcessTests",
+            dependencies: ["Conveyor", "RedisClient", "ConveyorTestSupport"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

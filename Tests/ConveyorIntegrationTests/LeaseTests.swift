@@ -18,11 +18,11 @@ struct LeaseTests {
     func fencing() async throws {
         try await withBroker { broker in
             let id = try await broker.enqueue(EnqueueRequest(type: "echo")).id
-            let first = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 300).first)
+            let first = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 1_500).first)
             #expect(first.attempt == 1)
             #expect(try await broker.requeueStalled().requeued == 0)
             // The point of this test: let the lease run out.
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1_700))
             let stalled = try await broker.requeueStalled()
             #expect(stalled.requeued == 1 && stalled.quarantined == 0)
             let requeued = try #require(try await broker.job(id))

@@ -20,6 +20,9 @@ public final class Worker: Service, Sendable {
     private let state = Mutex(State())
     private let acksDrained = OneShotEvent()
     private let stopped = OneShotEvent()
+    /// Fired to end the heartbeat loop, and by the loop once it has ended (no heartbeat in flight).
+    private let stopHeartbeats = OneShotEvent()
+    private let heartbeatsEnded = OneShotEvent()
     private let startedAt = Date()
     private let host = ProcessInfo.processInfo.hostName
 
@@ -287,7 +290,8 @@ public final class Worker: Service, Sendable {
 
     private func heartbeatLoop() async {
         let interval = options.heartbeatMilliseconds ?? min(1_000, options.leaseMilliseconds / 3)
-        while !stopped.hasFired {
+        defer { heartbeatsEnded.fire() }
+        while !stopHeartbeats.hasFired {
             let held = state.withLock { state in
                 state.running.values.filter { $0.fate != .lost }.map { (id: $0.job.id, token: $0.job.token) }
             }
@@ -301,13 +305,13 @@ public final class Worker: Service, Sendable {
             } catch {
                 logger.warning("heartbeat failed", metadata: ["error": .string("\(error)")])
             }
-            await sleepUnlessStopped(milliseconds: interval)
+            await sleepUntilHeartbeatsStop(milliseconds: interval)
         }
     }
 
-    private func sleepUnlessStopped(milliseconds: Int) async {
+    private func sleepUntilHeartbeatsStop(milliseconds: Int) async {
         var left = milliseconds
-        while left > 0 && !stopped.hasFired {
+        while left > 0 && !stopHeartbeats.hasFired {
             await pause(milliseconds: min(left, 100))
             left -= 100
         }
@@ -398,6 +402,10 @@ public final class Worker: Service, Sendable {
         }
         waiter?.resume()
         await acksDrained.wait()
+        // No heartbeat may run after the requeue below unregisters the worker: it would register
+        // it again, and a stopped worker would be listed as live until its registration expired.
+        stopHeartbeats.fire()
+        await heartbeatsEnded.wait()
         let held = state.withLock { state in
             state.running.values.filter { $0.fate == .abandoned || $0.fate == .normal }.map { (id: $0.job.id, token: $0.job.token) }
         }

@@ -1,0 +1,78 @@
+import Conveyor
+import ConveyorTestSupport
+import Foundation
+import Testing
+
+/// A signal a worker process treats as "shut down gracefully".
+struct ShutdownSignal: Sendable, CustomTestStringConvertible {
+    var name: String
+    var number: Int32
+    var testDescription: String { name }
+    static let all = [ShutdownSignal(name: "SIGTERM", number: SIGTERM), ShutdownSignal(name: "SIGINT", number: SIGINT)]
+}
+
+@Suite("Graceful shutdown of a worker process")
+struct ShutdownTests {
+    @Test("within the grace period running jobs finish and the process exits 0 promptly", arguments: ShutdownSignal.all)
+    func jobsFinishWithinGrace(_ signal: ShutdownSignal) async throws {
+        let cluster = try Cluster()
+        defer { cluster.close() }
+        let worker = try cluster.worker(concurrency: 3, grace: "5s")
+        let ids = try await cluster.enqueue("sleep", ["--payload", #"{"ms":2000}"#, "--count", "3"])
+        // One claim takes all three; the signal arrives while they run.
+        try await cluster.waitUntil("the three jobs running") { try await cluster.broker.stats().running == 3 }
+
+        let start = ContinuousClock.now
+        worker.signal(signal.number)
+        let status = await worker.waitForExit(timeout: 10)
+        let elapsed = ContinuousClock.now - start
+        #expect(status == 0, "stderr: \(worker.errorOutput)")
+        #expect(elapsed < .milliseconds(4_500), "took \(elapsed) to stop with 2 s jobs")
+
+        // Everything was acknowledged before the process exited.
+        for (id, job) in try await cluster.jobs(ids) {
+            #expect(job.state == .succeeded, "job \(id)")
+            #expect(job.attempts == 1)
+        }
+        #expect(try await cluster.total("succeeded") == 3)
+        #expect(try await cluster.broker.workers().isEmpty, "the worker unregistered")
+        #expect(try await cluster.broker.stats().running == 0)
+    }
+
+    @Test("past the grace period unfinished jobs go back to their queue uncounted", arguments: ShutdownSignal.all)
+    func unfinishedJobsRequeued(_ signal: ShutdownSignal) async throws {
+        let cluster = try Cluster()
+        defer { cluster.close() }
+        let worker = try cluster.worker(concurrency: 2, grace: "100ms")
+        let ids = try await cluster.enqueue("sleep", ["--payload", #"{"ms":5000}"#, "--count", "2"])
+        try await cluster.waitUntil("the two jobs running") { try await cluster.broker.stats().running == 2 }
+
+        let start = ContinuousClock.now
+        worker.signal(signal.number)
+        let status = await worker.waitForExit(timeout: 10)
+        let elapsed = ContinuousClock.now - start
+        #expect(status == 0, "stderr: \(worker.errorOutput)")
+        #expect(elapsed < .milliseconds(2_000), "took \(elapsed) to stop with a 100 ms grace period")
+
+        for (id, job) in try await cluster.jobs(ids) {
+            #expect(job.state == .queued, "job \(id)")
+            #expect(job.attempts == 0, "a requeue at shutdown is not an attempt")
+            #expect(job.crashes == 0)
+        }
+        let stats = try await cluster.broker.stats()
+        #expect(stats.running == 0)
+        #expect(stats.queues["default"]?.normal == 2)
+        #expect(stats.totals["succeeded"] ?? 0 == 0)
+        #expect(stats.totals["failed"] ?? 0 == 0)
+        let events = try await cluster.allEvents()
+        for id in ids { #expect(eventCounts(events, "requeued")[id] == 1) }
+
+        let next = try cluster.worker(concurrency: 2)
+        for id in ids {
+            let done = try await cluster.waitForJob(id, "succeeded on the next worker") { $0.state == .succeeded }
+            #expect(isHeld(done, by: next))
+            #expect(done.attempts == 1)
+        }
+        #expect(try await cluster.total("succeeded") == 2)
+    }
+}
