@@ -29,6 +29,24 @@ func defaultRegistry() -> JobRegistry {
     return registry
 }
 
+/// Loads the scripts before a long-running command starts: waits while Redis cannot be reached
+/// (it may still be starting), but fails at once when Redis refuses (wrong password, no permission),
+/// since retrying cannot fix that.
+func connect(_ broker: Broker, logger: Logger) async throws {
+    var attempt = 0
+    while true {
+        do {
+            try await broker.prepare()
+            if attempt > 0 { logger.info("connected to Redis") }
+            return
+        } catch let error as RedisError where error.isConnectionProblem {
+            if attempt == 0 { logger.warning("waiting for Redis", metadata: ["error": .string(error.message)]) }
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(min(2_000, 100 * attempt)))
+        }
+    }
+}
+
 /// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
 func runServices(_ services: [any Service], logger: Logger) async throws {
     let group = ServiceGroup(
@@ -48,6 +66,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let options = try flags.options()
         let broker = try global.broker(poolSize: 2, label: "conveyor.worker")
         defer { broker.shutdown() }
+        try await connect(broker, logger: Logger(label: "conveyor.worker"))
         let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
         try await runServices([worker], logger: Logger(label: "conveyor.worker"))
     }
@@ -62,6 +81,7 @@ struct PromoterCommand: AsyncParsableCommand {
     func run() async throws {
         let broker = try global.broker(poolSize: 1, label: "conveyor.promoter")
         defer { broker.shutdown() }
+        try await connect(broker, logger: Logger(label: "conveyor.promoter"))
         try await runServices([Promoter(broker: broker)], logger: Logger(label: "conveyor.promoter"))
     }
 }

@@ -75,7 +75,7 @@ struct RedisConnectionTests {
         #expect(try await databaseZero.job(id) == nil)
         #expect(try await databaseZero.stats().totals.isEmpty)
 
-        for arguments in [["stats"], ["enqueue", "noop"], ["job", id]] {
+        for arguments in [["stats"], ["enqueue", "noop"], ["job", id], ["worker"], ["promoter"]] {
             let wrong = try await cluster.run(arguments + ["--redis-url", "redis://:wrong@127.0.0.1:\(redis.port)/2"])
             #expect(wrong.status == 1, "\(arguments): \(wrong)")
             #expect(wrong.errorLines.count == 1, "\(arguments): \(wrong.error)")
