@@ -19,6 +19,9 @@ public final class Worker: Service, Sendable {
     let logger: Logger
     private let state = Mutex(State())
     private let acksDrained = OneShotEvent()
+    private let deadlineAdded = WakeSignal()
+    /// When the watchdog plans to look next; a job due earlier wakes it.
+    private let watchdogWake = Mutex(ContinuousClock.now)
     private let stopped = OneShotEvent()
     /// Fired to end the heartbeat loop, and by the loop once it has ended (no heartbeat in flight).
     private let stopHeartbeats = OneShotEvent()
@@ -90,6 +93,7 @@ public final class Worker: Service, Sendable {
                 await self.fetchLoop(lane: lane)
                 await self.finishRunning()
                 self.stopped.fire()
+                self.deadlineAdded.fire()
             }
         } onGracefulShutdown: {
             self.beginShutdown()
@@ -154,6 +158,7 @@ public final class Worker: Service, Sendable {
             state.busy += 1
             state.running[job.id] = Running(job: job, deadline: deadline)
         }
+        if let deadline, watchdogWake.withLock({ deadline < $0 }) { deadlineAdded.fire() }
         let task = Task { await self.execute(job) }
         state.withLock { state in
             if state.running[job.id] != nil, state.running[job.id]?.task == nil { state.running[job.id]?.task = task }
@@ -345,9 +350,20 @@ public final class Worker: Service, Sendable {
         for task in tasks { task.cancel() }
     }
 
+    /// Fails attempts that run past their timeout. Sleeps until the earliest deadline (at most 1 s),
+    /// woken early when a job with a deadline starts.
     private func watchdogLoop() async {
         while !stopped.hasFired {
-            await pause(milliseconds: 10)
+            let earliest = state.withLock { state in
+                state.running.values.lazy.filter { $0.fate == .normal && $0.holdsSlot }.compactMap(\.deadline).min()
+            }
+            var wait = 1_000
+            if let earliest {
+                let left = earliest - ContinuousClock.now
+                wait = max(0, min(wait, Int(left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000) + 1))
+            }
+            watchdogWake.withLock { $0 = ContinuousClock.now.advanced(by: .milliseconds(wait)) }
+            if wait > 0 { await deadlineAdded.wait(milliseconds: wait) }
             let now = ContinuousClock.now
             let (expired, slotWaiter, ackWaiter) = state.withLock {
                 state -> ([Task<Void, Never>], CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
