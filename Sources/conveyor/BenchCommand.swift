@@ -36,6 +36,9 @@ struct BenchCommand: AsyncParsableCommand {
         for run in 1...max(1, runs) {
             let result = try await oneRun(broker)
             print("run \(run): " + result.sorted { $0.key < $1.key }.map { "\($0.key)=\(format($0.value))" }.joined(separator: " "))
+            let memory = try await usedMemory(broker)
+            let stream = try await broker.pool.command("XLEN", broker.keys.events).int ?? 0
+            print("run \(run): redis used_memory \(memory / 1024) KiB, event stream \(stream) entries, job hashes \(try await jobKeys(broker))")
             for (key, value) in result { figures[key, default: []].append(value) }
         }
         let memoryAfter = try await usedMemory(broker)
@@ -63,6 +66,20 @@ struct BenchCommand: AsyncParsableCommand {
             return Int(line.dropFirst("used_memory:".count)) ?? 0
         }
         return 0
+    }
+
+    /// How many job hashes the namespace holds (finished ones leave at once in the bench).
+    func jobKeys(_ broker: Broker) async throws -> Int {
+        var cursor = "0"
+        var count = 0
+        let pattern = broker.keys.job("*").replacingOccurrences(of: "{", with: "\\{").replacingOccurrences(of: "}", with: "\\}")
+        repeat {
+            let reply = try await broker.pool.command("SCAN", cursor, "MATCH", pattern, "COUNT", 10_000)
+            let parts = reply.array ?? []
+            cursor = parts.first?.string ?? "0"
+            count += parts.count > 1 ? parts[1].array?.count ?? 0 : 0
+        } while cursor != "0"
+        return count
     }
 
     func deleteNamespace(_ broker: Broker) async throws {
