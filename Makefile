@@ -21,10 +21,10 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	$(SWIFT) format lint --recursive Sources Tests Package.swift Plugins
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:
-	$(SWIFT) format lint --recursive Sources Tests Package.swift Plugins
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift Plugins

@@ -38,7 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
             print("run \(run): " + result.sorted { $0.key < $1.key }.map { "\($0.key)=\(format($0.value))" }.joined(separator: " "))
             let memory = try await usedMemory(broker)
             let stream = try await broker.pool.command("XLEN", broker.keys.events).int ?? 0
-            print("run \(run): redis used_memory \(memory / 1024) KiB, event stream \(stream) entries, job hashes \(try await jobKeys(broker))")
+            print(
+                "run \(run): redis used_memory \(memory / 1024) KiB, event stream \(stream) entries, job hashes \(try await jobKeys(broker))"
+            )
             for (key, value) in result { figures[key, default: []].append(value) }
         }
         let memoryAfter = try await usedMemory(broker)
