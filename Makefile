@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test unit integration lint format bench clean
+.PHONY: deps build release run test lint format bench clean
 
 deps:
 	@scripts/install-deps.sh
