@@ -136,11 +136,11 @@ private struct JSONParser {
         switch bytes[index] {
         case UInt8(ascii: "{"):
             index += 1
-            var document = Document()
+            var fields: [(String, BSONValue)] = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .document(document)
+                return .document(Document())
             }
             while true {
                 skipWhitespace()
@@ -150,14 +150,14 @@ private struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                document[key] = try parseValue(depth: depth + 1)
+                fields.append((key, try parseValue(depth: depth + 1)))
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unterminated object") }
                 if bytes[index] == UInt8(ascii: ",") {
                     index += 1
                 } else if bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    return .document(document)
+                    return .document(Document(fields))  // a repeated key keeps its last value, in its first place
                 } else {
                     throw error("expected ',' or '}'")
                 }

@@ -11,7 +11,15 @@ public struct Document: Sendable, Hashable, ExpressibleByDictionaryLiteral, Cust
 
     /// A document with these fields, in this order (a repeated key keeps its last value).
     public init(_ elements: some Sequence<(String, BSONValue)>) {
-        for (key, value) in elements { self[key] = value }
+        var positions: [String: Int] = [:]
+        for (key, value) in elements {
+            if let index = positions[key] {
+                values[index] = value
+            } else {
+                positions[key] = keys.count
+                append(key, value)
+            }
+        }
     }
 
     public init(dictionaryLiteral elements: (String, BSONValue)...) {
@@ -29,7 +37,8 @@ public struct Document: Sendable, Hashable, ExpressibleByDictionaryLiteral, Cust
         zip(keys, values).map { (key: $0, value: $1) }
     }
 
-    /// The value of a field; nil when absent. Setting nil removes the field.
+    /// The value of a field; nil when absent. Setting nil removes the field. (A linear search: build
+    /// documents of thousands of fields with `init(_:)`.)
     public subscript(key: String) -> BSONValue? {
         get { keys.firstIndex(of: key).map { values[$0] } }
         set {
