@@ -4,8 +4,10 @@ SWIFT ?= swift
 
 .PHONY: deps build release run test lint format bench clean
 
+# C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-mongo.sh
 
 build: deps
 	$(SWIFT) build

@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "Conveyor", targets: ["Conveyor"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "ConveyorHistory", targets: ["ConveyorHistory"]),
         .executable(name: "conveyor", targets: ["conveyor"]),
     ],
     dependencies: [
@@ -58,6 +59,14 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedLuaPlugin"]
         ),
+        .target(
+            name: "ConveyorHistory",
+            dependencies: [
+                "CMongoc",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
@@ -74,7 +83,7 @@ let package = Package(
         .target(
             name: "ConveyorTestSupport",
             dependencies: [
-                "Conveyor", "RedisClient",
+                "Conveyor", "RedisClient", "ConveyorHistory",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ConveyorTestSupport",
@@ -83,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "ConveyorTests",
             dependencies: ["Conveyor", "RedisClient", "CMongoc", "ConveyorTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorHistoryTests",
+            dependencies: ["ConveyorHistory", "CMongoc", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

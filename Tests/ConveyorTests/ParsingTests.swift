@@ -154,9 +154,10 @@ struct ParsingTests {
 
     @Test("libmongoc links (the history issue builds on it)")
     func mongocLinks() {
-        mongoc_init()
+        // No mongoc_init()/mongoc_cleanup() here: cleanup frees libmongoc's process-wide handshake data
+        // while ConveyorHistory's clients in the same test process use it (their hello turned to
+        // garbage). ConveyorHistory calls mongoc_init() once and never cleans up.
         #expect(String(cString: mongoc_get_version()).hasPrefix("1."))
-        mongoc_cleanup()
     }
 }
 
