@@ -3,8 +3,8 @@
 -- ARGV[1] key prefix "{ns}:"   ARGV[2] events maxlen   ARGV[3] job count N
 -- then 11 fields per job: id, type, queue, priority, payload, max_attempts, backoff, timeout_ms,
 --   delay_ms (-1: none), at_ms (-1: none), unique_key ("" : none)
--- Returns one {id, state, duplicate 0|1} per job, in order. Jobs whose unique key names an
--- unfinished job enqueue nothing and return that job. Input is validated by the caller.
+-- Returns one status per job, in order: "queued" or "scheduled"; for a job whose unique key names an
+-- unfinished job (nothing is enqueued) "=<state>:<id of that job>". Input is validated by the caller.
 -- @include "common"
 local prefix, maxlen, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
@@ -24,7 +24,7 @@ for i = 0, count - 1 do
     if holder then
       local state = redis.call('HGET', prefix .. 'job:' .. holder, 'state')
       if state == 'queued' or state == 'scheduled' or state == 'running' or state == 'retrying' then
-        existing = {holder, state, 1}
+        existing = '=' .. state .. ':' .. holder
       end
     end
   end
@@ -40,17 +40,17 @@ for i = 0, count - 1 do
         'timeout_ms', timeout, 'run_at', due, 'created_at', now)
       if earliest == nil or due < earliest then earliest = due end
       redis.call('ZADD', KEYS[1], due, id)
-      emit(KEYS[3], maxlen, id, 'enqueued', now, 'state', 'scheduled', 'type', jtype, 'queue', queue,
+      emit_untrimmed(KEYS[3], id, 'enqueued', now, 'state', 'scheduled', 'type', jtype, 'queue', queue,
         'priority', priority, 'payload', payload, 'max_attempts', max_attempts, 'run_at', due)
-      results[#results + 1] = {id, 'scheduled', 0}
+      results[#results + 1] = 'scheduled'
     else
       redis.call('HSET', key, 'id', id, 'type', jtype, 'queue', queue, 'priority', priority,
         'payload', payload, 'state', 'queued', 'max_attempts', max_attempts, 'backoff', backoff,
         'timeout_ms', timeout, 'created_at', now, 'enqueued_at', now)
       redis.call('LPUSH', list_key(prefix, queue, priority), id)
-      emit(KEYS[3], maxlen, id, 'enqueued', now, 'state', 'queued', 'type', jtype, 'queue', queue,
+      emit_untrimmed(KEYS[3], id, 'enqueued', now, 'state', 'queued', 'type', jtype, 'queue', queue,
         'priority', priority, 'payload', payload, 'max_attempts', max_attempts)
-      results[#results + 1] = {id, 'queued', 0}
+      results[#results + 1] = 'queued'
     end
     if unique ~= '' then
       redis.call('HSET', key, 'unique_key', unique)
@@ -68,5 +68,8 @@ if earliest then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if tonumber(first[2]) >= earliest and redis.call('LLEN', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[4], '1') end
 end
-if enqueued > 0 then redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued) end
+if enqueued > 0 then
+  redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued)
+  trim_events(KEYS[3], maxlen)
+end
 return results

@@ -10,6 +10,15 @@ local function emit(events, maxlen, id, name, now, ...)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'job', id, 'event', name, 'ts', now, ...)
 end
 
+-- The same without trimming, for scripts that append many events and trim once at the end.
+local function emit_untrimmed(events, id, name, now, ...)
+  redis.call('XADD', events, '*', 'job', id, 'event', name, 'ts', now, ...)
+end
+
+local function trim_events(events, maxlen)
+  redis.call('XTRIM', events, 'MAXLEN', '~', maxlen)
+end
+
 local function list_key(prefix, queue, priority)
   return prefix .. 'q:' .. queue .. ':' .. priority
 end

@@ -62,7 +62,7 @@ public final class Broker: Sendable {
         var start = 0
         while start < requests.count {
             let chunk = Array(requests[start..<min(requests.count, start + Self.enqueueChunk)])
-            let arguments = enqueueArguments(chunk)
+            let (arguments, ids) = enqueueArguments(chunk)
             let keys = [keys.delayed, keys.stats, keys.events, keys.promoterWake].map { $0.redisBytes }
             let script = scripts.enqueue
             let reply = try await pool.withConnection { connection in
@@ -71,34 +71,49 @@ public final class Broker: Sendable {
             guard let rows = reply.array, rows.count == chunk.count else {
                 throw ConveyorError(.redis, "enqueue: unexpected reply \(reply)")
             }
-            for row in rows {
-                guard let fields = row.array, fields.count == 3, let id = fields[0].string,
-                    let state = fields[1].string.flatMap(JobState.init)
-                else { throw ConveyorError(.redis, "enqueue: unexpected row \(row)") }
-                results.append(EnqueueResult(id: id, state: state, duplicate: fields[2].int == 1))
+            for (id, row) in zip(ids, rows) {
+                guard let status = row.string else { throw ConveyorError(.redis, "enqueue: unexpected row \(row)") }
+                if status.hasPrefix("="), let colon = status.firstIndex(of: ":"),
+                    let state = JobState(rawValue: String(status[status.index(after: status.startIndex)..<colon]))
+                {
+                    results.append(EnqueueResult(id: String(status[status.index(after: colon)...]), state: state, duplicate: true))
+                } else if let state = JobState(rawValue: status) {
+                    results.append(EnqueueResult(id: id, state: state, duplicate: false))
+                } else {
+                    throw ConveyorError(.redis, "enqueue: unexpected status \(status)")
+                }
             }
             start += chunk.count
         }
         return results
     }
 
-    private func enqueueArguments(_ requests: [EnqueueRequest]) -> [[UInt8]] {
+    private func enqueueArguments(_ requests: [EnqueueRequest]) -> (arguments: [[UInt8]], ids: [String]) {
         var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, requests.count.redisBytes]
         arguments.reserveCapacity(3 + requests.count * 11)
-        for request in requests {
-            arguments.append((request.id ?? JobID.make()).redisBytes)
-            arguments.append(request.type.redisBytes)
-            arguments.append(request.queue.redisBytes)
-            arguments.append(request.priority.rawValue.redisBytes)
-            arguments.append(request.payload.redisBytes)
-            arguments.append(request.maxAttempts.redisBytes)
-            arguments.append(request.retryPolicy.encoded.redisBytes)
-            arguments.append(request.timeoutMilliseconds.redisBytes)
-            arguments.append((request.delayMilliseconds ?? -1).redisBytes)
-            arguments.append((request.runAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? -1).redisBytes)
-            arguments.append((request.uniqueKey ?? "").redisBytes)
+        // Bulk enqueues repeat one request many times: its encoded fields are shared, not re-encoded.
+        var previous: EnqueueRequest?
+        var fields: [[UInt8]] = []
+        var ids: [String] = []
+        ids.reserveCapacity(requests.count)
+        for var request in requests {
+            let id = request.id ?? JobID.make()
+            request.id = nil
+            if request != previous {
+                fields = [
+                    request.type.redisBytes, request.queue.redisBytes, request.priority.rawValue.redisBytes,
+                    request.payload.redisBytes, request.maxAttempts.redisBytes, request.retryPolicy.encoded.redisBytes,
+                    request.timeoutMilliseconds.redisBytes, (request.delayMilliseconds ?? -1).redisBytes,
+                    (request.runAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? -1).redisBytes,
+                    (request.uniqueKey ?? "").redisBytes,
+                ]
+                previous = request
+            }
+            ids.append(id)
+            arguments.append(id.redisBytes)
+            arguments.append(contentsOf: fields)
         }
-        return arguments
+        return (arguments, ids)
     }
 
     // MARK: inspect
