@@ -163,9 +163,10 @@ struct BenchCommand: AsyncParsableCommand {
             let delayedInterval = Duration.milliseconds(2)
             for _ in 0..<delayedJobs {
                 try await Task.sleep(for: delayedInterval)
-                let delay = Int.random(in: 50...1_000)
-                let probe = LatencyProbe(due: UInt64(Date().timeIntervalSince1970 * 1_000_000) + UInt64(delay) * 1_000, delayed: true)
-                try await broker.push(probe, options: JobOptions(delayMilliseconds: delay, retryPolicy: .none))
+                // An absolute due time, so the probe and the script agree on it whatever the enqueue takes.
+                let due = Date().addingTimeInterval(Double(Int.random(in: 50...1_000)) / 1000)
+                let probe = LatencyProbe(due: UInt64((due.timeIntervalSince1970 * 1000).rounded()) * 1_000, delayed: true)
+                try await broker.push(probe, options: JobOptions(runAt: due, retryPolicy: .none))
             }
             while latencies.withLock({ $0.totalCount }) + lateness.withLock({ $0.totalCount }) < UInt64(total + delayedJobs) {
                 try await Task.sleep(for: .milliseconds(20))

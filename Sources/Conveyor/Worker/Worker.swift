@@ -110,19 +110,20 @@ public final class Worker: Service, Sendable {
             let queues = options.queues
             let block = options.blockSeconds
             do {
-                let jobs = try await lane.withConnection { connection -> [ClaimedJob] in
-                    let jobs = try self.broker.claim(
-                        on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
-                    if !jobs.isEmpty || self.isStopping { return jobs }
-                    guard try self.broker.waitForWork(on: connection, queues: queues, worker: self.id, timeoutSeconds: block) else {
-                        return []
+                // Handlers start from the fetch thread as soon as the claim returns: no hop back to
+                // the cooperative pool first.
+                try await lane.withConnection { connection in
+                    let lease = self.options.leaseMilliseconds
+                    var jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
+                    if jobs.isEmpty && !self.isStopping,
+                        try self.broker.waitForWork(on: connection, queues: queues, worker: self.id, timeoutSeconds: block),
+                        !self.isStopping
+                    {
+                        jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
                     }
-                    if self.isStopping { return [] }
-                    return try self.broker.claim(
-                        on: connection, worker: self.id, leaseMilliseconds: self.options.leaseMilliseconds, max: max, queues: queues)
+                    for job in jobs { self.start(job) }
                 }
                 failures = 0
-                for job in jobs { start(job) }
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {
