@@ -135,12 +135,7 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument var queue: String
 
-    func run() async throws {
-        let broker = try global.broker()
-        defer { broker.shutdown() }
-        let changed = try await broker.pause(queue: queue)
-        print(changed ? "paused \(queue)" : "\(queue) was already paused")
-    }
+    func run() async throws { try await setPaused(global: global, queue: queue, paused: true) }
 }
 
 /// `conveyor resume Q`.
@@ -149,11 +144,17 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument var queue: String
 
-    func run() async throws {
-        let broker = try global.broker()
-        defer { broker.shutdown() }
-        let changed = try await broker.resume(queue: queue)
-        print(changed ? "resumed \(queue)" : "\(queue) was not paused")
+    func run() async throws { try await setPaused(global: global, queue: queue, paused: false) }
+}
+
+/// Pauses or resumes a queue and says whether that changed anything.
+private func setPaused(global: GlobalOptions, queue: String, paused: Bool) async throws {
+    let broker = try global.broker()
+    defer { broker.shutdown() }
+    if paused {
+        print(try await broker.pause(queue: queue) ? "paused \(queue)" : "\(queue) was already paused")
+    } else {
+        print(try await broker.resume(queue: queue) ? "resumed \(queue)" : "\(queue) was not paused")
     }
 }
 
