@@ -8,16 +8,12 @@ public struct ConveyorError: Error, CustomStringConvertible, Sendable, Equatable
         public static let invalidArgument = Code("invalid argument")
         /// No such job.
         public static let notFound = Code("not found")
-        /// The job is in a state that does not allow the operation (cancel a finished job...).
-        public static let conflict = Code("conflict")
         /// Redis failed or answered something unexpected.
         public static let redis = Code("redis")
         /// A handler failed; the message is the attempt's error.
         public static let handler = Code("handler")
         /// A handler ran past its timeout.
         public static let timeout = Code("timeout")
-        /// No handler is registered for the job's type.
-        public static let unknownJobType = Code("unknown job type")
         public var description: String { value }
     }
 
