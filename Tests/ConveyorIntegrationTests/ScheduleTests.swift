@@ -4,22 +4,6 @@ import Foundation
 import RedisClient
 import Testing
 
-/// The jobs schedules enqueued, from the event stream: (schedule, tick ms, enqueued ms, job id).
-func scheduledJobs(_ broker: Broker) async throws -> [(schedule: String, tick: Int, enqueued: Int, id: String)] {
-    try await events(broker).compactMap { event in
-        guard event["event"] == "enqueued", let schedule = event["schedule"], let tick = number(event, "tick"),
-            let ts = number(event, "ts"), let id = event["job"]
-        else { return nil }
-        return (schedule, tick, ts, id)
-    }
-}
-
-/// Redis's clock in ms.
-func redisMilliseconds(_ broker: Broker) async throws -> Int {
-    let parts = try await broker.pool.command("TIME").array?.compactMap(\.int) ?? []
-    return parts[0] * 1000 + parts[1] / 1000
-}
-
 @Suite("Schedules: definitions, management, firing and misfires")
 struct ScheduleTests {
     static func hourly(_ name: String = "report", noOverlap: Bool = false, misfire: MisfirePolicy = .skip, every: String = "every 1h")
