@@ -4,7 +4,8 @@
 -- ARGV[1] action: "upsert", "remove", "pause" or "resume"   ARGV[2] schedule name
 -- ARGV[3] next fire ms (-1: none; upsert and resume)   then, for upsert, field/value pairs of the definition
 -- Returns 1 when something changed (upsert: 1 created, 2 replaced), 0 when not (no such schedule,
--- already paused, not paused).
+-- already paused, not paused, or an upsert of the very definition already stored, which keeps its due
+-- time: declaring schedules at every start-up does not lose the ticks a misfire policy would run).
 local action, name, nextfire = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 
@@ -22,7 +23,12 @@ end
 if action == 'upsert' then
   local paused = exists and redis.call('HGET', KEYS[1], 'paused') or '0'
   local fields = {}
-  for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+  local same = exists
+  for i = 4, #ARGV do
+    fields[#fields + 1] = ARGV[i]
+    if same and (i % 2 == 0) and redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then same = false end
+  end
+  if same then return 0 end
   redis.call('HSET', KEYS[1], 'name', name, 'paused', paused, unpack(fields))
   redis.call('HINCRBY', KEYS[1], 'version', 1)
   redis.call('SADD', KEYS[3], name)

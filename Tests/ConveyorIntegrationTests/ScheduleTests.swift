@@ -133,6 +133,24 @@ struct ScheduleTests {
         }
     }
 
+    @Test("declared at worker start-up: upserted once, and a restart with the same definition keeps the due time")
+    func declaredByWorker() async throws {
+        try await withBroker { broker in
+            var options = WorkerOptions()
+            options.schedules = [Self.hourly("declared", misfire: .one)]
+            try await withWorker(broker, options: options, promoter: false) { _ in
+                try await eventually { try await broker.schedule("declared") != nil }
+            }
+            let due = try await Self.rewind(broker, "declared", hours: 3)
+            try await withWorker(broker, options: options, promoter: false) { _ in }
+            #expect(try await broker.pool.command("ZSCORE", broker.keys.schedulesDue, "declared").int == due)
+            #expect(try await broker.fireDueSchedules().fired == 1)  // the misfire policy still sees the downtime
+            options.schedules[0].noOverlap = true
+            try await withWorker(broker, options: options, promoter: false) { _ in }
+            #expect(try await broker.schedule("declared")?.schedule.noOverlap == true)
+        }
+    }
+
     @Test("two promoters and an every-second cron: one job per tick, no gaps, and a new schedule wakes a sleeping promoter")
     func promotersFireEachTickOnce() async throws {
         try await withBroker { broker in

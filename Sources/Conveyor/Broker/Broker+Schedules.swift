@@ -12,9 +12,9 @@ public struct ScheduleFiring: Sendable, Equatable {
 }
 
 extension Broker {
-    /// Creates or replaces the schedule named `schedule.name` (idempotent: the same definition again
-    /// changes nothing but its version) and sets its next fire time from now. A paused schedule stays
-    /// paused. Returns true when it was created.
+    /// Creates or replaces the schedule named `schedule.name` and sets its next fire time from now; a
+    /// paused schedule stays paused. Idempotent: the definition already stored changes nothing (not even
+    /// the due time), so services can declare their schedules at every start. Returns true when created.
     @discardableResult
     public func upsertSchedule(_ schedule: Schedule) async throws -> Bool {
         try schedule.validate(maxPayloadBytes: configuration.maxPayloadBytes)

@@ -73,10 +73,11 @@ public final class Promoter: Service, Sendable {
         while !stopping.hasFired {
             var wait = options.maxSleepMilliseconds
             do {
-                let promoted = try await broker.promoteDue(batch: options.batch)
-                let stalled = try await broker.requeueStalled(batch: options.batch)
+                // Schedules first: their ticks are the most time-sensitive work here.
                 let schedules = try await broker.fireDueSchedules(
                     graceMilliseconds: options.scheduleGraceMilliseconds, catchUpLimit: options.catchUpLimit)
+                let promoted = try await broker.promoteDue(batch: options.batch)
+                let stalled = try await broker.requeueStalled(batch: options.batch)
                 failures = 0
                 if stalled.requeued > 0 || stalled.quarantined > 0 {
                     logger.notice(
