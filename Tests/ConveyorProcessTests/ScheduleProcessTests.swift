@@ -26,6 +26,8 @@ struct ScheduleProcessTests {
         let lateness = jobs.map { $0.enqueued - $0.tick }.sorted()
         let p50 = lateness[lateness.count / 2]
         let p99 = lateness[min(lateness.count - 1, Int((Double(lateness.count) * 0.99).rounded(.up)) - 1)]
+        let order = jobs.map { $0.enqueued - $0.tick }
+        print("schedule tick lateness by tick, ms: \(order)")
         print(
             "schedule tick lateness over \(lateness.count) ticks (3 promoters, then 2): p50 \(p50) ms, p99 \(p99) ms, max \(lateness.last!) ms"
         )

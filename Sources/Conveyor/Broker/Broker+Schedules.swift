@@ -74,6 +74,7 @@ extension Broker {
         let now = Self.date(milliseconds: Self.milliseconds(time: replies[0]))
         let rows = replies.dropFirst().compactMap { $0.fieldMap }.filter { !$0.isEmpty }
         let runIDs = rows.map { $0["last_run_id"] ?? "" }
+        guard !rows.isEmpty else { return [] }
         let states = try await pool.pipeline(runIDs.map { ["HGET", keys.job($0.isEmpty ? "-" : $0), "state"] })
         return zip(rows, states).compactMap { fields, state in
             guard let schedule = Schedule(fields: fields) else { return nil }
