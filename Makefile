@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench clean
+.PHONY: deps build release run test lint format bench bench-schedules clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -34,6 +34,10 @@ format:
 # Throughput, latency and memory figures against a redis-server of its own on a free port.
 bench: release
 	scripts/bench.sh
+
+# Tick lateness of an every-second schedule fired by 3 promoter processes (BENCH_SECONDS=60).
+bench-schedules: release
+	scripts/bench-schedules.sh $(or $(BENCH_SECONDS),60)
 
 clean:
 	rm -rf .build .run

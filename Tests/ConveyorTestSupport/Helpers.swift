@@ -36,3 +36,19 @@ public func jsonObject(_ text: String?) -> Any? {
 public func number(_ event: [String: String], _ field: String) -> Int? {
     event[field].flatMap { Int($0) }
 }
+
+/// The jobs schedules enqueued, from the event stream: (schedule, tick ms, enqueued ms, job id).
+public func scheduledJobs(_ broker: Broker) async throws -> [(schedule: String, tick: Int, enqueued: Int, id: String)] {
+    try await events(broker).compactMap { event in
+        guard event["event"] == "enqueued", let schedule = event["schedule"], let tick = number(event, "tick"),
+            let ts = number(event, "ts"), let id = event["job"]
+        else { return nil }
+        return (schedule, tick, ts, id)
+    }
+}
+
+/// Redis's clock in ms.
+public func redisMilliseconds(_ broker: Broker) async throws -> Int {
+    let parts = try await broker.pool.command("TIME").array?.compactMap(\.int) ?? []
+    return parts[0] * 1000 + parts[1] / 1000
+}

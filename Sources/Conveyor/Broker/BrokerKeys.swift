@@ -22,3 +22,12 @@ public struct BrokerKeys: Sendable {
     public var workers: String { prefix + "workers" }
     public var promoterWake: String { prefix + "promoter:wake" }
 }
+
+extension BrokerKeys {
+    /// `{ns}:schedule:<name>` — one schedule's definition and state (hash).
+    public func schedule(_ name: String) -> String { prefix + "schedule:" + name }
+    /// `{ns}:schedules` — every schedule name (set).
+    public var schedules: String { prefix + "schedules" }
+    /// `{ns}:schedules:due` — each unpaused schedule's next fire time in ms (zset).
+    public var schedulesDue: String { prefix + "schedules:due" }
+}

@@ -14,10 +14,15 @@ public struct BrokerScripts: Sendable {
     public let retry: RedisScript
     public let deleteDead: RedisScript
     public let pause: RedisScript
+    public let fireSchedule: RedisScript
+    public let scheduleAdmin: RedisScript
 
     /// Every script, for loading at start.
     public var all: [RedisScript] {
-        [enqueue, claim, complete, fail, promote, requeueStalled, heartbeat, requeue, cancel, retry, deleteDead, pause]
+        [
+            enqueue, claim, complete, fail, promote, requeueStalled, heartbeat, requeue, cancel, retry, deleteDead, pause,
+            fireSchedule, scheduleAdmin,
+        ]
     }
 
     public init() {
@@ -37,6 +42,8 @@ public struct BrokerScripts: Sendable {
         retry = script("retry-4")
         deleteDead = script("delete-dead-2")
         pause = script("pause-2")
+        fireSchedule = script("fire-schedule-4")
+        scheduleAdmin = script("schedule-admin-4")
     }
 
     /// The names of every embedded script.

@@ -26,6 +26,9 @@ public struct Job: Sendable, Equatable {
     public var startedAt: Date?
     public var finishedAt: Date?
     public var updatedAt: Date?
+    /// The schedule that enqueued the job, and the tick it fired for.
+    public var schedule: String?
+    public var tick: Date?
 
     /// Reads a job hash (HGETALL); nil when the hash is empty or not a job.
     public init?(fields: [String: String]) {
@@ -57,6 +60,8 @@ public struct Job: Sendable, Equatable {
         self.startedAt = date("started_at")
         self.finishedAt = date("finished_at")
         self.updatedAt = date("updated_at") ?? date("created_at")
+        self.schedule = text("schedule")
+        self.tick = date("tick")
     }
 
     /// The job as a JSON object: payload and result embedded as JSON, times as RFC 3339 UTC.
@@ -72,6 +77,8 @@ public struct Job: Sendable, Equatable {
             ("run_at", runAt), ("created_at", createdAt), ("enqueued_at", enqueuedAt), ("started_at", startedAt),
             ("finished_at", finishedAt), ("updated_at", updatedAt),
         ]
+        if let schedule { object["schedule"] = schedule }
+        if let tick { object["tick"] = RFC3339.string(tick) }
         for (key, value) in times { object[key] = value.map(RFC3339.string) ?? NSNull() }
         return object
     }

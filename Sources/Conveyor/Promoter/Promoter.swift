@@ -11,19 +11,26 @@ public struct PromoterOptions: Sendable {
     /// The longest the promoter sleeps without looking (a guard against a lost wake-up; due jobs
     /// are not found by polling but by sleeping until their due time).
     public var maxSleepMilliseconds: Int
+    /// How late a schedule's tick may be and still count as on time; later ticks (no promoter was
+    /// running) follow the schedule's misfire policy.
+    public var scheduleGraceMilliseconds: Int
+    /// The most missed ticks one schedule runs after downtime under the `all` misfire policy.
+    public var catchUpLimit: Int
 
-    public init(batch: Int = 1_000, maxSleepMilliseconds: Int = 1_000) {
+    public init(batch: Int = 1_000, maxSleepMilliseconds: Int = 1_000, scheduleGraceMilliseconds: Int = 2_000, catchUpLimit: Int = 100) {
         self.batch = batch
         self.maxSleepMilliseconds = maxSleepMilliseconds
+        self.scheduleGraceMilliseconds = scheduleGraceMilliseconds
+        self.catchUpLimit = catchUpLimit
     }
 }
 
-/// Moves due delayed and retrying jobs to their queues and requeues stalled jobs.
+/// Moves due delayed and retrying jobs to their queues, requeues stalled jobs, and fires due schedules.
 ///
 /// It sleeps until the next due time or lease expiry; an enqueue or retry that is due earlier than
 /// anything waiting pushes a token on `{ns}:promoter:wake`, which a dedicated connection waits on
 /// with BRPOP, and wakes it at once. Every move is one atomic script, so any number of promoters
-/// can run side by side.
+/// can run side by side; a schedule's tick is claimed atomically, so each tick fires once.
 public final class Promoter: Service, Sendable {
     let broker: Broker
     let options: PromoterOptions
@@ -66,6 +73,9 @@ public final class Promoter: Service, Sendable {
         while !stopping.hasFired {
             var wait = options.maxSleepMilliseconds
             do {
+                // Schedules first: their ticks are the most time-sensitive work here.
+                let schedules = try await broker.fireDueSchedules(
+                    graceMilliseconds: options.scheduleGraceMilliseconds, catchUpLimit: options.catchUpLimit)
                 let promoted = try await broker.promoteDue(batch: options.batch)
                 let stalled = try await broker.requeueStalled(batch: options.batch)
                 failures = 0
@@ -78,6 +88,7 @@ public final class Promoter: Service, Sendable {
                 }
                 if let next = promoted.nextDueMilliseconds { wait = min(wait, next) }
                 if let next = stalled.nextExpiryMilliseconds { wait = min(wait, next + 1) }
+                if let next = schedules.nextDueMilliseconds { wait = min(wait, next) }
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {

@@ -80,6 +80,7 @@ public final class Worker: Service, Sendable {
 
     public func run() async throws {
         try options.validate()
+        for schedule in options.schedules { try await broker.upsertSchedule(schedule) }
         let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-fetch")
         defer { lane.close() }
         logger.info(

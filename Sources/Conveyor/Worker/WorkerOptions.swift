@@ -16,6 +16,9 @@ public struct WorkerOptions: Sendable {
     public var heartbeatMilliseconds: Int?
     /// The worker's id; default `host:pid:random`.
     public var id: String?
+    /// Schedules declared in code, upserted (idempotently, by name) when the worker starts; they fire
+    /// wherever a promoter runs.
+    public var schedules: [Schedule] = []
 
     public init(
         queues: [String] = ["default"], concurrency: Int = 10, leaseMilliseconds: Int = 30_000,

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+
+/// `conveyor schedule`: recurring jobs.
+struct ScheduleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule", abstract: "Manage recurring (cron and interval) jobs.",
+        subcommands: [
+            ScheduleAddCommand.self, ScheduleListCommand.self, ScheduleRemoveCommand.self, SchedulePauseCommand.self,
+            ScheduleResumeCommand.self, ScheduleRunCommand.self,
+        ])
+}
+
+/// `conveyor schedule add NAME (--cron EXPR [--tz ZONE] | --every 30s [--start TIME]) TYPE`.
+struct ScheduleAddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Create or replace a schedule (idempotent by name).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The schedule's unique name.") var name: String
+    @Argument(help: "The job type each tick enqueues.") var type: String
+    @Option(help: "Cron expression: 5 fields, an optional leading seconds field, or @daily and the like.") var cron: String?
+    @Option(help: "IANA time zone of the cron expression (default UTC).") var tz: String?
+    @Option(help: "Fixed interval (30s, 5m, 1h).") var every: String?
+    @Option(help: "First tick of the interval (ISO 8601).") var start: String?
+    @Option(help: "JSON payload.") var payload: String = "{}"
+    @Option(help: "Queue name.") var queue: String = "default"
+    @Option(help: "high, normal or low.") var priority: String = "normal"
+    @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
+    @Option(help: "fixed:1s | exponential:100ms:30s[:jitter|:0.3] | none") var backoff: String?
+    @Option(help: "Per-attempt timeout (0 for none).") var timeout: String = "30m"
+    @Option(help: "Missed ticks after downtime: skip, one or all.") var misfire: String = "skip"
+    @Flag(name: .customLong("no-overlap"), help: "Skip a tick while the previous run is unfinished.") var noOverlap = false
+
+    func run() async throws {
+        let expression: String
+        switch (cron, every) {
+        case (let cron?, nil): expression = cron
+        case (nil, let every?):
+            guard tz == nil else { throw ConveyorError(.invalidArgument, "--tz applies to --cron only") }
+            expression = "every " + every
+        default: throw ConveyorError(.invalidArgument, "give exactly one of --cron and --every")
+        }
+        guard let priority = JobPriority(rawValue: priority) else {
+            throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(self.priority)'")
+        }
+        guard let misfire = MisfirePolicy(rawValue: misfire) else {
+            throw ConveyorError(.invalidArgument, "--misfire must be skip, one or all, got '\(self.misfire)'")
+        }
+        var startDate: Date?
+        if let start {
+            guard let date = RFC3339.date(start) else {
+                throw ConveyorError(.invalidArgument, "--start must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(start)'")
+            }
+            startDate = date
+        }
+        var job = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
+        if let backoff {
+            do { job.retryPolicy = try RetryPolicy.parse(backoff) } catch {
+                throw ConveyorError(.invalidArgument, "--backoff: \(error.message)")
+            }
+        }
+        job.timeoutMilliseconds = try duration(timeout, flag: "timeout")
+        let schedule = Schedule(
+            name: name, expression: expression, timeZone: tz, start: startDate, misfire: misfire, noOverlap: noOverlap, job: job)
+        try schedule.validate(maxPayloadBytes: try global.brokerConfiguration().maxPayloadBytes)
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        let created = try await broker.upsertSchedule(schedule)
+        if let info = try await broker.schedule(name) {
+            var object = info.jsonObject
+            object["created"] = created
+            printJSON(object)
+        }
+    }
+}
+
+/// `conveyor schedule list`.
+struct ScheduleListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Print every schedule with its next 5 fire times and last run, as JSON.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        printJSON(try await broker.schedules().map(\.jsonObject))
+    }
+}
+
+/// The commands that act on one schedule by name; exit 3 when there is none (or nothing changed).
+protocol ScheduleNameCommand: AsyncParsableCommand {
+    var global: GlobalOptions { get }
+    var name: String { get }
+    func act(_ broker: Broker) async throws -> String?
+}
+
+extension ScheduleNameCommand {
+    func run() async throws {
+        let broker = try global.broker()
+        defer { broker.shutdown() }
+        guard let output = try await act(broker) else {
+            FileHandle.standardError.write(Data("conveyor: schedule \(name) not found or unchanged\n".utf8))
+            throw ExitCode(3)
+        }
+        print(output)
+    }
+}
+
+/// `conveyor schedule remove NAME`.
+struct ScheduleRemoveCommand: ScheduleNameCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete a schedule.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+    func act(_ broker: Broker) async throws -> String? { try await broker.removeSchedule(name) ? "removed" : nil }
+}
+
+/// `conveyor schedule pause NAME`.
+struct SchedulePauseCommand: ScheduleNameCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Hold a schedule's ticks back.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+    func act(_ broker: Broker) async throws -> String? { try await broker.pauseSchedule(name) ? "paused" : nil }
+}
+
+/// `conveyor schedule resume NAME`.
+struct ScheduleResumeCommand: ScheduleNameCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused schedule from its next tick.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+    func act(_ broker: Broker) async throws -> String? { try await broker.resumeSchedule(name) ? "resumed" : nil }
+}
+
+/// `conveyor schedule run NAME`: enqueues the job now and prints its id.
+struct ScheduleRunCommand: ScheduleNameCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Enqueue the schedule's job now; prints its id.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+    func act(_ broker: Broker) async throws -> String? { try await broker.runSchedule(name) }
+}
