@@ -76,7 +76,7 @@ struct DelayTests {
                 let near = try await broker.enqueue(EnqueueRequest(type: "echo", delayMilliseconds: 200))
                 let job = try await waitForState(broker, near.id, .succeeded, timeout: 10)
                 let late = try #require(job.startedAt).timeIntervalSince(try #require(job.runAt))
-                #expect(late >= 0 && late < 0.5, "started \(late) s after due")
+                #expect(late >= 0 && late < 3, "started \(late) s after due (without a wake-up: about 30 s)")
             }
         }
     }
