@@ -219,3 +219,26 @@ struct HistoryWriterTests {
         await mongo.close()
     }
 }
+
+@Suite("History: retention")
+struct HistoryRetentionTests {
+    @Test func ttlIndexesOnlyWhenConfigured() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let options = try HistoryWriterOptions.fromEnvironment(["CONVEYOR_HISTORY_TTL": "30d"])
+                #expect(options.ttlSeconds == 30 * 86_400)
+                let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: quietLogger)
+                try await writer.createIndexes()
+                try await writer.createIndexes()
+                let jobIndexes = try await mongo.collection("jobs").listIndexes()
+                let eventIndexes = try await mongo.collection("job_events").listIndexes()
+                let jobTTL = try #require(jobIndexes.first { $0["name"] == "finished_at_ttl" })
+                let eventTTL = try #require(eventIndexes.first { $0["name"] == "ts_ttl" })
+                #expect(jobTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
+                #expect(eventTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
+                #expect(eventIndexes.contains { $0["name"] == "job_1_ts_1" })
+                #expect(try HistoryWriterOptions.fromEnvironment([:]).ttlSeconds == nil)
+            }
+        }
+    }
+}
