@@ -135,6 +135,9 @@ struct HistoryWriterTests {
                     let total = try await events(broker).count
                     #expect(first.writtenCount + second.writtenCount == total)
                 }
+                // Stopped with nothing pending, both left the group.
+                let consumers = try await broker.pool.command("XINFO", "CONSUMERS", broker.keys.events, "history")
+                #expect(consumers.array?.isEmpty == true)
                 #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 200)
             }
         }

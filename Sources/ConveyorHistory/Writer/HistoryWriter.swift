@@ -95,6 +95,7 @@ public final class HistoryWriter: Service, Sendable {
         } onGracefulShutdown: {
             self.stop()
         }
+        await leaveGroup(lane: lane)
         logger.info("history writer stopped", metadata: ["consumer": .string(options.consumer)])
     }
 
@@ -229,6 +230,22 @@ public final class HistoryWriter: Service, Sendable {
             logger.info("created consumer group", metadata: ["group": .string(options.group)])
         } catch let error as RedisError where error.code == .server && error.message.contains("BUSYGROUP") {
             // Another writer created it.
+        }
+    }
+
+    /// Removes this consumer from the group when it holds no pending entry (consumer names are per
+    /// process, so they would pile up); with entries pending it stays, for XAUTOCLAIM to take them.
+    private func leaveGroup(lane: RedisPool) async {
+        let key = broker.keys.events
+        let group = options.group
+        let consumer = options.consumer
+        _ = try? await lane.withConnection { connection -> Bool in
+            let pending = try connection.send(
+                ["XPENDING", key, group, "-", "+", "1", consumer].map { Array($0.utf8) }
+            ).throwingServerError()
+            guard pending.array?.isEmpty == true else { return false }
+            _ = try connection.send(["XGROUP", "DELCONSUMER", key, group, consumer].map { Array($0.utf8) }).throwingServerError()
+            return true
         }
     }
 
