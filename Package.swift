@@ -62,7 +62,8 @@ let package = Package(
         .target(
             name: "ConveyorHistory",
             dependencies: [
-                "CMongoc",
+                "CMongoc", "Conveyor", "RedisClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -70,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "conveyor",
             dependencies: [
-                "Conveyor",
+                "Conveyor", "ConveyorHistory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConveyorHistoryTests",
-            dependencies: ["ConveyorHistory", "CMongoc", "ConveyorTestSupport"],
+            dependencies: ["ConveyorHistory", "Conveyor", "RedisClient", "CMongoc", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

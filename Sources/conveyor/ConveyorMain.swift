@@ -8,6 +8,9 @@ import Logging
 @main
 enum ConveyorMain {
     static func main() async {
+        // libmongoc, loaded with ConveyorHistory, creates /dev/shm/mongoc-<pid> for its counters and
+        // removes it only in mongoc_cleanup(), which no command calls: remove it at exit.
+        atexit { _ = shm_unlink("/mongoc-\(getpid())") }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             let level = ProcessInfo.processInfo.environment["CONVEYOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
@@ -51,6 +54,6 @@ struct ConveyorCommand: AsyncParsableCommand {
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
             StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self,
-            WorkersCommand.self, BenchCommand.self, ScheduleCommand.self,
+            WorkersCommand.self, BenchCommand.self, ScheduleCommand.self, HistoryCommand.self,
         ])
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conveyor
+import ConveyorHistory
 import Foundation
 import Logging
 import RedisClient
@@ -95,6 +96,8 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup var flags: WorkerFlags
     @Option(name: .customLong("data-dir"), help: "Where the local redis-server keeps its data.") var dataDirectory: String = ".run"
     @Option(name: .customLong("redis-port"), help: "Port of the local redis-server.") var redisPort: Int = 6379
+    @Option(name: .customLong("mongo-port"), help: "Port of the local secantusd-py (when CONVEYOR_MONGO_URL is unset).")
+    var mongoPort: Int = 27017
 
     func run() async throws {
         let logger = Logger(label: "conveyor.dev")
@@ -118,6 +121,35 @@ struct DevCommand: AsyncParsableCommand {
                 _ = redisProcess.waitSynchronously()
             }
         }
+        var mongoConfiguration = MongoConfiguration.fromEnvironment(global.environment)
+        var mongoProcess: ChildProcess?
+        var runHistory = true
+        let secantusd = ".venv/bin/secantusd-py"
+        if (global.environment["CONVEYOR_MONGO_URL"] ?? "").isEmpty && !FileManager.default.isExecutableFile(atPath: secantusd) {
+            logger.warning("\(secantusd) is missing (make deps) and CONVEYOR_MONGO_URL is unset: running without job history")
+            runHistory = false
+        } else if (global.environment["CONVEYOR_MONGO_URL"] ?? "").isEmpty {
+            let directory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("mongo").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // An empty config: secantusd-py must not pick up a secantusd.toml from the working directory.
+            FileManager.default.createFile(atPath: directory + "/secantusd.toml", contents: Data())
+            let log = directory + "/secantusd.log"
+            mongoProcess = try ChildProcess(
+                secantusd,
+                [
+                    "--config", directory + "/secantusd.toml", "--host", "127.0.0.1", "--port", String(mongoPort),
+                    "--storage-path", directory + "/data", "--log-level", "WARNING",
+                ], stdout: log, stderr: log)
+            mongoConfiguration.url = "mongodb://127.0.0.1:\(mongoPort)/conveyor"
+            logger.info("started secantusd-py", metadata: ["url": .string(mongoConfiguration.url), "dir": .string(directory)])
+        }
+        defer {
+            if let mongoProcess, mongoProcess.isRunning {
+                mongoProcess.signal(SIGTERM)
+                _ = mongoProcess.waitSynchronously()
+            }
+        }
+        let mongo = try MongoClient(configuration: mongoConfiguration, logger: logger)
         let options = try flags.options()
         let broker = try global.broker(poolSize: 3, label: "conveyor.dev")
         defer { broker.shutdown() }
@@ -138,6 +170,12 @@ struct DevCommand: AsyncParsableCommand {
         print("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")
         print("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
         let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
-        try await runServices([Promoter(broker: broker), worker], logger: logger)
+        var services: [any Service] = [Promoter(broker: broker), worker]
+        if runHistory {
+            services.append(
+                HistoryWriter(broker: broker, mongo: mongo, options: try HistoryWriterOptions.fromEnvironment(global.environment)))
+        }
+        try await runServices(services, logger: logger)
+        await mongo.close()
     }
 }

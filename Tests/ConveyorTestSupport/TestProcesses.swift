@@ -47,6 +47,9 @@ public final class ConveyorProcess: Sendable {
         var env = ProcessInfo.processInfo.environment
         env["CONVEYOR_REDIS_URL"] = redisURL
         env["CONVEYOR_NAMESPACE"] = namespace
+        // libmongoc (linked into `conveyor`) creates /dev/shm/mongoc-<pid> at load time; processes the
+        // tests kill leave theirs behind, and a later process reusing the pid warns on stderr.
+        env["MONGOC_DISABLE_SHM"] = "1"
         for (key, value) in environment { env[key] = value }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-proc-\(UUID().uuidString)").path
         outputPath = base + ".out"

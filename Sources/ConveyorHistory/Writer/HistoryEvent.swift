@@ -1,0 +1,175 @@
+import Foundation
+
+/// One entry of the `{ns}:events` stream: its id and fields, as the Lua scripts wrote them.
+public struct HistoryEvent: Sendable, Hashable {
+    /// The stream entry id (`1718000000000-3`): the `_id` of its `job_events` document.
+    public var id: String
+    /// The entry's fields (`job`, `event`, `ts` and the event's details).
+    public var fields: [String: String]
+
+    public init(id: String, fields: [String: String]) {
+        self.id = id
+        self.fields = fields
+    }
+
+    /// The job the event is about; nil for queue events (`paused`, `resumed`).
+    public var job: String? { fields["job"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// The event name (`enqueued`, `started`, ...).
+    public var name: String { fields["event"] ?? "" }
+    /// When it happened, in milliseconds since 1970 (from `ts`, else from the entry id).
+    public var milliseconds: Int64 {
+        fields["ts"].flatMap { Int64($0) } ?? Int64(id.split(separator: "-").first ?? "0") ?? 0
+    }
+
+    /// A key that sorts like the stream ids do (`0001718000000000-0000000003`): the stream gives every
+    /// event of a namespace a total order, and this key carries it into MongoDB, where string
+    /// comparison decides which of two events of a job is the later one.
+    public var orderKey: String {
+        let parts = id.split(separator: "-", maxSplits: 1)
+        let time = UInt64(parts.first ?? "0") ?? 0
+        let sequence = parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0
+        return Self.padded(time, 16) + "-" + Self.padded(sequence, 20)
+    }
+
+    private static func padded(_ value: UInt64, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    /// The job state the event leaves the job in; nil when the event does not change it.
+    public var state: String? {
+        switch name {
+        case "enqueued": fields["state"] ?? "queued"
+        case "started": "running"
+        case "succeeded": "succeeded"
+        case "retrying": "retrying"
+        case "dead": "dead"
+        case "cancelled": "cancelled"
+        case "queued", "requeued", "stalled": "queued"
+        case "dropped": "dropped"
+        case "deleted": "deleted"
+        default: nil
+        }
+    }
+
+    /// True for events after which the job is finished (in Redis or gone from it).
+    public var isFinal: Bool { ["succeeded", "dead", "cancelled", "dropped", "deleted"].contains(name) }
+
+    /// Fields holding integers, stored as numbers.
+    static let integerFields: Set<String> = ["attempt", "duration_ms", "queued_ms", "crashes", "max_attempts"]
+    /// Fields holding JSON text, stored as nested BSON (text when it does not parse).
+    static let jsonFields: Set<String> = ["payload", "result"]
+    /// Fields holding milliseconds since 1970, stored as dates.
+    static let dateFields: Set<String> = ["run_at"]
+
+    /// A field's value as BSON: numbers, dates and nested JSON where the field is known to hold them.
+    func bson(_ field: String) -> BSONValue? {
+        guard let text = fields[field] else { return nil }
+        if Self.integerFields.contains(field), let number = Int(text) { return BSONValue(number) }
+        if Self.dateFields.contains(field), let number = Int64(text) { return .date(milliseconds: number) }
+        if Self.jsonFields.contains(field) { return (try? BSONValue(jsonText: text)) ?? .string(text) }
+        return .string(text)
+    }
+
+    /// The `job_events` document: `_id` = entry id, `ts` as a date, the details typed.
+    public var eventDocument: Document {
+        var elements: [(String, BSONValue)] = [("_id", .string(id))]
+        if let job { elements.append(("job", .string(job))) }
+        elements.append(("event", .string(name)))
+        elements.append(("ts", .date(milliseconds: milliseconds)))
+        for key in fields.keys.sorted() where !["job", "event", "ts"].contains(key) {
+            if let value = bson(key) { elements.append((key, value)) }
+        }
+        return Document(elements)
+    }
+
+    /// The `jobs` writes for this event, all upserts on the job's `_id`, each idempotent and
+    /// independent of the order in which events are written:
+    ///
+    /// 1. facts that never change once known, merged with `$set` (type, queue, payload, result,
+    ///    per-attempt details under `attempts.<n>.*`), and times merged with `$min`/`$max`;
+    /// 2. the state, set only when this event is later in the stream than the event that set the
+    ///    current one (`state_event` holds that event's `orderKey`);
+    /// 3. the last error, under the same rule with its own key (`last_error_event`).
+    ///
+    /// A conditional write whose filter does not match (a later event is already there) turns into an
+    /// insert of an existing `_id` and fails with a duplicate key: the writer treats that as "already
+    /// newer" after one retry (the retry covers two writers racing to create the document).
+    public var jobWrites: [JobWrite] {
+        guard let job else { return [] }
+        let at = BSONValue.date(milliseconds: milliseconds)
+        var set: [(String, BSONValue)] = []
+        var minimum: [(String, BSONValue)] = []
+        var maximum: [(String, BSONValue)] = [("updated_at", at)]
+        let attempt = fields["attempt"].flatMap { Int($0) }
+        let prefix = attempt.map { "attempts.\($0)." }
+        switch name {
+        case "enqueued":
+            for key in ["type", "queue", "priority", "payload", "max_attempts", "unique_key", "run_at"] {
+                if let value = bson(key) { set.append((key, value)) }
+            }
+            minimum.append(("created_at", at))
+        case "started":
+            if let prefix {
+                set.append((prefix + "attempt", BSONValue(attempt!)))
+                set.append((prefix + "started_at", at))
+                if let worker = bson("worker") { set.append((prefix + "worker", worker)) }
+                if let queued = bson("queued_ms") { set.append((prefix + "queued_ms", queued)) }
+            }
+            maximum.append(("attempt_count", BSONValue(attempt ?? 0)))
+        case "succeeded", "retrying", "dead":
+            if let prefix, attempt! > 0 {
+                set.append((prefix + "attempt", BSONValue(attempt!)))
+                set.append((prefix + "finished_at", at))
+                set.append((prefix + "outcome", .string(name == "succeeded" ? "succeeded" : "failed")))
+                if let duration = bson("duration_ms") { set.append((prefix + "duration_ms", duration)) }
+                if let error = bson("error") { set.append((prefix + "error", error)) }
+            }
+            if name == "succeeded", let result = bson("result") { set.append(("result", result)) }
+            if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }
+        case "stalled":
+            if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }
+        default:
+            break
+        }
+        if isFinal { maximum.append(("finished_at", at)) }
+
+        var update: [(String, BSONValue)] = []
+        if !set.isEmpty { update.append(("$set", .document(Document(set)))) }
+        if !minimum.isEmpty { update.append(("$min", .document(Document(minimum)))) }
+        update.append(("$max", .document(Document(maximum))))
+        var writes = [
+            JobWrite(model: .updateOne(filter: ["_id": .string(job)], update: Document(update), upsert: true), conditional: false)
+        ]
+
+        let key = BSONValue.string(orderKey)
+        if let state {
+            writes.append(
+                Self.latestWins(
+                    job: job, keyField: "state_event", key: key,
+                    fields: [("state", .string(state)), ("state_event", key), ("last_event", .string(name))]))
+        }
+        if let error = bson("error"), ["retrying", "dead"].contains(name) {
+            writes.append(
+                Self.latestWins(
+                    job: job, keyField: "last_error_event", key: key, fields: [("last_error", error), ("last_error_event", key)]))
+        }
+        return writes
+    }
+
+    private static func latestWins(job: String, keyField: String, key: BSONValue, fields: [(String, BSONValue)]) -> JobWrite {
+        let filter: Document = [
+            "_id": .string(job),
+            "$or": [[keyField: ["$lt": key]], [keyField: ["$exists": false]]],
+        ]
+        return JobWrite(model: .updateOne(filter: filter, update: ["$set": .document(Document(fields))], upsert: true), conditional: true)
+    }
+}
+
+/// One write to `jobs`; `conditional` writes only apply when their event is the latest of its kind.
+public struct JobWrite: Sendable, Hashable {
+    public var model: WriteModel
+    /// A duplicate-key failure of a conditional write (after one retry) means a later event already
+    /// set these fields: the write is done.
+    public var conditional: Bool
+}

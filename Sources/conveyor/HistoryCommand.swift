@@ -1,0 +1,32 @@
+import ArgumentParser
+import Conveyor
+import ConveyorHistory
+import Foundation
+import Logging
+
+/// `conveyor history`: copies the event stream into MongoDB (`CONVEYOR_MONGO_URL`) until SIGTERM/SIGINT.
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Write job history to MongoDB (CONVEYOR_MONGO_URL, CONVEYOR_HISTORY_TTL) until SIGTERM/SIGINT.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = Logger(label: "conveyor.history")
+        let options: HistoryWriterOptions
+        do { options = try HistoryWriterOptions.fromEnvironment(global.environment) } catch let error as ConveyorError {
+            throw ConveyorError(.invalidArgument, "CONVEYOR_HISTORY_TTL / CONVEYOR_HISTORY_CLAIM_IDLE: \(error.message)")
+        }
+        let mongo: MongoClient
+        do { mongo = try MongoClient(configuration: .fromEnvironment(global.environment), logger: logger) } catch let error as HistoryError
+        {
+            throw ConveyorError(.invalidArgument, "CONVEYOR_MONGO_URL: \(error.message)")
+        }
+        let broker = try global.broker(poolSize: 1, label: "conveyor.history")
+        defer { broker.shutdown() }
+        try await connect(broker, logger: logger)
+        let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: logger)
+        try await runServices([writer], logger: logger)
+        await mongo.close()
+    }
+}

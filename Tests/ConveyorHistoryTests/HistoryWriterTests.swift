@@ -1,0 +1,247 @@
+import Conveyor
+import ConveyorHistory
+import ConveyorTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+/// A writer on `broker` and `mongo` with a short claim timeout, quiet.
+func historyWriter(_ broker: Broker, _ mongo: MongoClient, claimIdleMilliseconds: Int = 30_000, batch: Int = 1_000) -> HistoryWriter {
+    HistoryWriter(
+        broker: broker, mongo: mongo,
+        options: HistoryWriterOptions(batch: batch, blockMilliseconds: 200, claimIdleMilliseconds: claimIdleMilliseconds),
+        logger: quietLogger)
+}
+
+/// Waits until `job_events` holds exactly the stream's entries (same ids), then checks the group has
+/// nothing pending.
+func expectHistoryComplete(_ broker: Broker, _ mongo: MongoClient, timeout: Double = 30) async throws {
+    var streamCount = 0
+    var mongoCount = 0
+    // Counts first (cheap for the server under test), polled gently; then the ids once.
+    try await eventually(timeout: timeout, "history incomplete: \(streamCount) events in the stream, \(mongoCount) in MongoDB") {
+        streamCount = try await broker.pool.command("XLEN", broker.keys.events).int ?? -1
+        mongoCount = (try? await mongo.collection("job_events").countDocuments()) ?? 0
+        if mongoCount < streamCount { try await Task.sleep(for: .milliseconds(200)) }
+        return mongoCount >= streamCount
+    }
+    let streamIDs = Set(try await events(broker).compactMap { $0["_id"] })
+    let documents = try await mongo.collection("job_events").find([:], projection: ["_id": 1])
+    #expect(documents.count == streamIDs.count)
+    #expect(Set(documents.compactMap { $0["_id"]?.stringValue }) == streamIDs)
+    try await eventually(timeout: timeout, "entries still pending in the group") {
+        let pending = try await broker.pool.command("XPENDING", broker.keys.events, "history")
+        return pending.array?.first?.int == 0
+    }
+}
+
+@Suite("History: writer", .serialized)
+struct HistoryWriterTests {
+    @Test func everyTransitionIsWrittenOnceAndJobsShowEachAttempt() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let retry = RetryPolicy.fixed(milliseconds: 20)
+                let echo = try await broker.enqueue(EnqueueRequest(type: "echo", payload: #"{"hello":"world","n":[1,2]}"#))
+                let flaky = try await broker.enqueue(
+                    EnqueueRequest(type: "fail", payload: #"{"times":1}"#, maxAttempts: 2, retryPolicy: retry))
+                try await withServices([historyWriter(broker, mongo)]) {
+                    try await withWorker(broker) { _ in
+                        try await waitForState(broker, echo.id, .succeeded)
+                        try await waitForState(broker, flaky.id, .succeeded)
+                    }
+                    try await expectHistoryComplete(broker, mongo)
+                }
+                let jobs = mongo.collection("jobs")
+                let echoDocument = try #require(try await jobs.findOne(["_id": .string(echo.id)]))
+                #expect(echoDocument["state"] == "succeeded")
+                #expect(echoDocument["type"] == "echo")
+                #expect(echoDocument["queue"] == "default")
+                #expect(echoDocument["payload"]?.documentValue?["hello"] == "world")
+                #expect(echoDocument["created_at"]?.dateValue != nil)
+                #expect(echoDocument["finished_at"]?.dateValue != nil)
+                #expect(echoDocument["attempts"]?.documentValue?["1"]?.documentValue?["outcome"] == "succeeded")
+
+                let flakyDocument = try #require(try await jobs.findOne(["_id": .string(flaky.id)]))
+                #expect(flakyDocument["state"] == "succeeded")
+                #expect(flakyDocument["last_error"]?.stringValue?.contains("failing on purpose") == true)
+                let attempts = try #require(flakyDocument["attempts"]?.documentValue)
+                #expect(attempts.keys.sorted() == ["1", "2"])
+                let first = try #require(attempts["1"]?.documentValue)
+                let second = try #require(attempts["2"]?.documentValue)
+                #expect(first["outcome"] == "failed")
+                #expect(first["error"]?.stringValue?.contains("failing on purpose") == true)
+                #expect(second["outcome"] == "succeeded")
+                for attempt in [first, second] {
+                    #expect(attempt["worker"]?.stringValue?.isEmpty == false)
+                    #expect(attempt["started_at"]?.dateValue != nil)
+                    #expect(attempt["finished_at"]?.dateValue != nil)
+                    #expect(attempt["duration_ms"]?.intValue != nil)
+                }
+                let names = try await mongo.collection("job_events").find(["job": .string(flaky.id)], sort: ["_id": 1]).compactMap {
+                    $0["event"]?.stringValue
+                }
+                #expect(names == ["enqueued", "started", "retrying", "queued", "started", "succeeded"])
+                let indexes = try await jobs.listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(
+                    Set(indexes).isSuperset(of: ["state_1_updated_at_-1", "type_1_created_at_-1", "queue_1_created_at_-1", "unique_key_1"]))
+                #expect(!indexes.contains("finished_at_ttl"))
+            }
+        }
+    }
+
+    @Test func stateFollowsTheStreamOrderWhateverOrderEventsAreWrittenIn() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let writer = historyWriter(broker, mongo)
+                let events = [
+                    HistoryEvent(
+                        id: "1000-0", fields: ["job": "j", "event": "enqueued", "ts": "1000", "state": "queued", "type": "t", "queue": "q"]),
+                    HistoryEvent(id: "1001-0", fields: ["job": "j", "event": "started", "ts": "1001", "attempt": "1", "worker": "w"]),
+                    HistoryEvent(
+                        id: "1002-0",
+                        fields: ["job": "j", "event": "retrying", "ts": "1002", "attempt": "1", "error": "e1", "duration_ms": "1"]),
+                    HistoryEvent(id: "1003-0", fields: ["job": "j", "event": "queued", "ts": "1003", "from": "retrying"]),
+                    HistoryEvent(id: "1004-0", fields: ["job": "j", "event": "started", "ts": "1004", "attempt": "2", "worker": "w"]),
+                    HistoryEvent(
+                        id: "1005-0",
+                        fields: ["job": "j", "event": "dead", "ts": "1005", "attempt": "2", "error": "e2", "duration_ms": "1"]),
+                ]
+                // Newest first, one at a time, then everything again: the same document as in order.
+                for event in events.reversed() { try await writer.writeToMongo([event]) }
+                try await writer.writeToMongo(events)
+                let document = try #require(try await mongo.collection("jobs").findOne(["_id": "j"]))
+                #expect(document["state"] == "dead")
+                #expect(document["last_error"] == "e2")
+                #expect(document["type"] == "t")
+                #expect(document["updated_at"] == .date(milliseconds: 1005))
+                #expect(document["created_at"] == .date(milliseconds: 1000))
+                #expect(document["attempts"]?.documentValue?["1"]?.documentValue?["error"] == "e1")
+                #expect(try await mongo.collection("job_events").countDocuments() == 6)
+            }
+        }
+    }
+
+    @Test func twoWritersWriteEachEventOnce() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let first = historyWriter(broker, mongo, batch: 50)
+                let second = historyWriter(broker, mongo, batch: 50)
+                try await withServices([first, second]) {
+                    try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
+                        _ = try await broker.enqueue(batch: (0..<200).map { EnqueueRequest(type: "noop", payload: #"{"i":\#($0)}"#) })
+                        try await eventually(timeout: 30) { (try await broker.stats().totals["succeeded"] ?? 0) >= 200 }
+                    }
+                    try await expectHistoryComplete(broker, mongo)
+                    let total = try await events(broker).count
+                    #expect(first.writtenCount + second.writtenCount == total)
+                }
+                // Stopped with nothing pending, both left the group.
+                let consumers = try await broker.pool.command("XINFO", "CONSUMERS", broker.keys.events, "history")
+                #expect(consumers.array?.isEmpty == true)
+                #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 200)
+            }
+        }
+    }
+
+    @Test func aKilledWriterProcessLosesAndDuplicatesNothing() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let process = try ConveyorProcess(
+                    ["history"], redisURL: TestRedis.shared.url, namespace: broker.configuration.namespace,
+                    environment: [
+                        "CONVEYOR_MONGO_URL": try await TestMongo.shared.url(database: mongo.databaseName),
+                        "CONVEYOR_HISTORY_CLAIM_IDLE": "300ms",
+                    ])
+                defer { if process.isRunning { process.signal(SIGKILL) } }
+                try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
+                    _ = try await broker.enqueue(batch: (0..<150).map { _ in EnqueueRequest(type: "noop") })
+                    try await eventually(timeout: 30, "the writer process wrote nothing: \(process.errorOutput)") {
+                        (try? await mongo.collection("job_events").countDocuments()) ?? 0 > 0
+                    }
+                    // Killed while events keep coming: some of them read and not yet acknowledged.
+                    _ = try await broker.enqueue(batch: (0..<150).map { _ in EnqueueRequest(type: "noop") })
+                    process.signal(SIGKILL)
+                    _ = await process.waitForExit()
+                    try await eventually(timeout: 30) { (try await broker.stats().totals["succeeded"] ?? 0) >= 300 }
+                }
+                let survivor = historyWriter(broker, mongo, claimIdleMilliseconds: 300)
+                try await withServices([survivor]) {
+                    try await expectHistoryComplete(broker, mongo)
+                }
+                #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 300)
+            }
+        }
+    }
+
+    @Test func aWriterWhoseRedisConnectionIsCutCatchesUp() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let writer = historyWriter(broker, mongo, claimIdleMilliseconds: 300)
+                try await withServices([writer]) {
+                    try await withWorker(broker) { _ in
+                        _ = try await broker.enqueue(batch: (0..<100).map { _ in EnqueueRequest(type: "noop") })
+                        // Cuts every connection blocked in XREADGROUP (the writer's lane).
+                        let clients = try await broker.pool.command("CLIENT", "LIST").string ?? ""
+                        for line in clients.split(separator: "\n") where line.contains("cmd=xreadgroup") {
+                            if let id = line.split(separator: " ").first?.split(separator: "=").last {
+                                _ = try? await broker.pool.command("CLIENT", "KILL", "ID", String(id))
+                            }
+                        }
+                        _ = try await broker.enqueue(batch: (0..<100).map { _ in EnqueueRequest(type: "noop") })
+                        try await eventually(timeout: 30) { (try await broker.stats().totals["succeeded"] ?? 0) >= 200 }
+                    }
+                    try await expectHistoryComplete(broker, mongo)
+                }
+            }
+        }
+    }
+
+    @Test func mongoOutageNeverPausesProcessingAndHistoryCatchesUp() async throws {
+        let server = try TestMongo()
+        try await server.start()
+        defer { server.stop() }
+        let mongo = try MongoClient(configuration: MongoConfiguration(url: server.url(database: "outage"), threads: 2))
+        try await withBroker { broker in
+            try await withServices([historyWriter(broker, mongo, batch: 100)]) {
+                try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
+                    _ = try await broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") })
+                    try await eventually(timeout: 30) { (try? await mongo.collection("job_events").countDocuments()) ?? 0 > 0 }
+                    server.stop()
+                    // Jobs keep succeeding while MongoDB is down.
+                    _ = try await broker.enqueue(batch: (0..<400).map { _ in EnqueueRequest(type: "noop") })
+                    try await eventually(timeout: 30, "processing paused while MongoDB was down") {
+                        (try await broker.stats().totals["succeeded"] ?? 0) >= 600
+                    }
+                    try await server.start()
+                }
+                try await expectHistoryComplete(broker, mongo, timeout: 60)
+            }
+            #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 600)
+        }
+        try? await mongo.dropDatabase()
+        await mongo.close()
+    }
+}
+
+@Suite("History: retention")
+struct HistoryRetentionTests {
+    @Test func ttlIndexesOnlyWhenConfigured() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let options = try HistoryWriterOptions.fromEnvironment(["CONVEYOR_HISTORY_TTL": "30d"])
+                #expect(options.ttlSeconds == 30 * 86_400)
+                let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: quietLogger)
+                try await writer.createIndexes()
+                try await writer.createIndexes()
+                let jobIndexes = try await mongo.collection("jobs").listIndexes()
+                let eventIndexes = try await mongo.collection("job_events").listIndexes()
+                let jobTTL = try #require(jobIndexes.first { $0["name"] == "finished_at_ttl" })
+                let eventTTL = try #require(eventIndexes.first { $0["name"] == "ts_ttl" })
+                #expect(jobTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
+                #expect(eventTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
+                #expect(eventIndexes.contains { $0["name"] == "job_1_ts_1" })
+                #expect(try HistoryWriterOptions.fromEnvironment([:]).ttlSeconds == nil)
+            }
+        }
+    }
+}
