@@ -40,6 +40,8 @@ enum ConveyorMain {
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
+            // `conveyor help ...` runs ArgumentParser's help command, which throws its request.
+            if ConveyorCommand.exitCode(for: error) == .success { ConveyorCommand.exit(withError: error) }
             FileHandle.standardError.write(Data("conveyor: \(error)\n".utf8))
             exit(1)
         }
