@@ -1,17 +1,18 @@
 import Foundation
 
-/// A FIFO of jobs for the pool's threads, guarded by a pthread mutex and condition variable.
+/// A FIFO of work for threads that own a blocking connection (the Redis pool's, the MongoDB
+/// client's), guarded by a pthread mutex and condition variable.
 ///
 /// `@unchecked Sendable`: every access to `items` and `closed` happens with `mutex` held, and the
 /// pthread objects are allocated once and freed in `deinit`, after the last thread has exited.
-final class WorkQueue<Item>: @unchecked Sendable {
+public final class WorkQueue<Item>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var items: [Item] = []
     private var head = 0
     private var closed = false
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
     }
@@ -24,7 +25,7 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Adds an item; returns false when the queue is closed.
-    func push(_ item: Item) -> Bool {
+    public func push(_ item: Item) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if closed { return false }
@@ -34,7 +35,7 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Blocks until an item is available; nil once closed and drained.
-    func pop() -> Item? {
+    public func pop() -> Item? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while head == items.count {
@@ -54,7 +55,7 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Refuses new items and wakes every waiting thread; queued items are still handed out.
-    func close() {
+    public func close() {
         pthread_mutex_lock(mutex)
         closed = true
         pthread_cond_broadcast(condition)

@@ -1,6 +1,7 @@
 import CMongoc
 import Foundation
 import Logging
+import RedisClient
 import Synchronization
 
 /// Where MongoDB is and how many threads talk to it.
