@@ -55,18 +55,29 @@ struct EnqueueCommand: AsyncParsableCommand {
 
 /// `conveyor job ID`: the job as JSON.
 struct JobCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show a job as JSON.")
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Show a job as JSON (from MongoDB, with its timeline, once it has left Redis).")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
 
     func run() async throws {
         let broker = try global.broker()
         defer { broker.shutdown() }
-        guard let job = try await broker.job(id) else {
-            FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis\n".utf8))
+        if let job = try await broker.job(id) {
+            printJSON(job.jsonObject)
+            return
+        }
+        // Gone from Redis: the history in MongoDB may still have it.
+        let history: Any?
+        do { history = try await historyJob(id, global: global) } catch let error as HistoryUnavailable {
+            FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis, and MongoDB is unreachable: \(error.message)\n".utf8))
             throw ExitCode(3)
         }
-        printJSON(job.jsonObject)
+        guard let history else {
+            FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis or in MongoDB\n".utf8))
+            throw ExitCode(3)
+        }
+        printJSON(history)
     }
 }
 

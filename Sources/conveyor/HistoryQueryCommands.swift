@@ -1,0 +1,78 @@
+import ArgumentParser
+import Conveyor
+import ConveyorHistory
+import Foundation
+import Logging
+
+/// A MongoDB client for one CLI command (`CONVEYOR_MONGO_URL`); server selection gives up after 2 s
+/// unless the URL sets its own timeout.
+func historyClient(_ global: GlobalOptions) throws -> MongoClient {
+    var configuration = MongoConfiguration.fromEnvironment(global.environment)
+    if !configuration.url.lowercased().contains("serverselectiontimeoutms") {
+        configuration.url += (configuration.url.contains("?") ? "&" : "?") + "serverSelectionTimeoutMS=2000"
+    }
+    configuration.threads = 1
+    do { return try MongoClient(configuration: configuration, logger: Logger(label: "conveyor.mongo")) } catch let error as HistoryError {
+        throw ConveyorError(.invalidArgument, "CONVEYOR_MONGO_URL: \(error.message)")
+    }
+}
+
+/// A BSON value as a JSON object for `printJSON` (dates in extended JSON).
+func jsonObject(_ value: BSONValue) -> Any {
+    (try? JSONSerialization.jsonObject(with: Data(value.jsonText.utf8), options: [.fragmentsAllowed])) ?? NSNull()
+}
+
+/// `conveyor jobs`: jobs from the MongoDB history, newest first, one page at a time.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List jobs from the history in MongoDB (CONVEYOR_MONGO_URL), newest first, as JSON.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only jobs in this state.") var state: String?
+    @Option(help: "Only jobs of this type.") var type: String?
+    @Option(help: "Only jobs of this queue.") var queue: String?
+    @Option(help: "Jobs per page (1 to 1000).") var limit: Int = 100
+    @Option(help: "The next_cursor of the previous page.") var cursor: String?
+
+    func validate() throws {
+        guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+    }
+
+    func run() async throws {
+        let mongo = try historyClient(global)
+        let page: JobPage
+        do {
+            page = try await HistoryQueries(mongo: mongo).listJobs(
+                filter: JobFilter(state: state, type: type, queue: queue), limit: limit, cursor: cursor)
+        } catch {
+            await mongo.close()
+            FileHandle.standardError.write(Data("conveyor: cannot query MongoDB: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        await mongo.close()
+        let output: BSONValue = [
+            "jobs": .array(page.jobs.map { .document($0) }), "next_cursor": page.nextCursor.map { .string($0) } ?? .null,
+        ]
+        printJSON(jsonObject(output))
+    }
+}
+
+/// Why `conveyor job` could not ask MongoDB.
+struct HistoryUnavailable: Error {
+    let message: String
+}
+
+/// The job's history document with a `timeline` array, or nil when MongoDB has none; throws
+/// `HistoryUnavailable` when MongoDB cannot be asked.
+func historyJob(_ id: String, global: GlobalOptions) async throws -> Any? {
+    let mongo: MongoClient
+    do { mongo = try historyClient(global) } catch let error as ConveyorError { throw HistoryUnavailable(message: error.message) }
+    let found: (job: Document, timeline: [Document])?
+    do { found = try await HistoryQueries(mongo: mongo).job(id) } catch {
+        await mongo.close()
+        throw HistoryUnavailable(message: "\(error)")
+    }
+    await mongo.close()
+    guard var (document, timeline) = found else { return nil }
+    document["timeline"] = .array(timeline.map { .document($0) })
+    return jsonObject(.document(document))
+}
