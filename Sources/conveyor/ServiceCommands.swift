@@ -115,12 +115,7 @@ struct DevCommand: AsyncParsableCommand {
             global.redisURL = "redis://127.0.0.1:\(redisPort)"
             logger.info("started redis-server", metadata: ["url": .string(global.redisURL!), "dir": .string(directory)])
         }
-        defer {
-            if let redisProcess, redisProcess.isRunning {
-                redisProcess.signal(SIGTERM)
-                _ = redisProcess.waitSynchronously()
-            }
-        }
+        defer { redisProcess?.stop() }
         var mongoConfiguration = MongoConfiguration.fromEnvironment(global.environment)
         var mongoProcess: ChildProcess?
         var runHistory = true
@@ -143,12 +138,7 @@ struct DevCommand: AsyncParsableCommand {
             mongoConfiguration.url = "mongodb://127.0.0.1:\(mongoPort)/conveyor"
             logger.info("started secantusd-py", metadata: ["url": .string(mongoConfiguration.url), "dir": .string(directory)])
         }
-        defer {
-            if let mongoProcess, mongoProcess.isRunning {
-                mongoProcess.signal(SIGTERM)
-                _ = mongoProcess.waitSynchronously()
-            }
-        }
+        defer { mongoProcess?.stop() }
         let mongo = try MongoClient(configuration: mongoConfiguration, logger: logger)
         let options = try flags.options()
         let broker = try global.broker(poolSize: 3, label: "conveyor.dev")

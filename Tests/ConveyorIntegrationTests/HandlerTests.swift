@@ -49,25 +49,10 @@ private final class EchoServer: Sendable {
 
     /// Waits until the server accepts connections.
     func ready() async throws {
-        try await eventually(timeout: 10, "the python http server did not start") {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(descriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            return withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
-        }
+        try await eventually(timeout: 10, "the python http server did not start") { portAccepts(port) }
     }
 
-    func stop() {
-        process.signal(SIGTERM)
-        _ = process.waitSynchronously()
-    }
+    func stop() { process.stop() }
 }
 
 @Suite("Handlers: the built-in job types, typed jobs, and handler errors")

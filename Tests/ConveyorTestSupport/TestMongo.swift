@@ -102,12 +102,7 @@ public final class TestMongo: Sendable {
             defer { process = nil }
             return process
         }
-        guard let process, process.isRunning else { return }
-        process.signal(SIGTERM)
-        if process.waitSynchronously() == nil {
-            process.signal(SIGKILL)
-            _ = process.waitSynchronously()
-        }
+        process?.stop()
     }
 
     /// Stops and starts the server: every client connection drops, the data stays.
@@ -118,7 +113,7 @@ public final class TestMongo: Sendable {
 }
 
 /// True when something accepts TCP connections on 127.0.0.1:`port`.
-func portAccepts(_ port: Int) -> Bool {
+public func portAccepts(_ port: Int) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { return false }
     defer { close(descriptor) }

@@ -67,12 +67,7 @@ public final class TestRedis: Sendable {
             defer { process = nil }
             return process
         }
-        guard let process, process.isRunning else { return }
-        process.signal(SIGTERM)
-        if process.waitSynchronously() == nil {
-            process.signal(SIGKILL)
-            _ = process.waitSynchronously()
-        }
+        process?.stop()
     }
 
     /// Stops and starts the server: every client connection drops, the data stays.

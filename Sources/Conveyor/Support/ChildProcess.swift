@@ -81,6 +81,16 @@ public final class ChildProcess: Sendable {
         return exitStatus
     }
 
+    /// Sends SIGTERM and waits up to `timeout` seconds for the exit; SIGKILL after that.
+    public func stop(timeout: Double = 10) {
+        guard isRunning else { return }
+        signal(SIGTERM)
+        if waitSynchronously(timeout: timeout) == nil {
+            signal(SIGKILL)
+            _ = waitSynchronously()
+        }
+    }
+
     /// Blocks (briefly) until the process exits: for a process just sent SIGTERM or SIGKILL.
     public func waitSynchronously(timeout: Double = 10) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
