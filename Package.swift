@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Conveyor", targets: ["Conveyor"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "ConveyorHistory", targets: ["ConveyorHistory"]),
+        .library(name: "ConveyorServer", targets: ["ConveyorServer"]),
         .executable(name: "conveyor", targets: ["conveyor"]),
     ],
     dependencies: [
@@ -20,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The REST server. No default traits: swift-configuration is not needed, and full Foundation
+        // only adds URL-encoded forms.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, through system-library targets.
@@ -68,10 +73,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ConveyorServer",
+            dependencies: [
+                "Conveyor", "ConveyorHistory", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
-                "Conveyor", "ConveyorHistory",
+                "Conveyor", "ConveyorHistory", "ConveyorServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "ConveyorIntegrationTests",
             dependencies: ["Conveyor", "RedisClient", "ConveyorTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorServerTests",
+            dependencies: ["ConveyorServer", "Conveyor", "ConveyorHistory", "RedisClient", "ConveyorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

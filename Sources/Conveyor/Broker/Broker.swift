@@ -50,8 +50,8 @@ public final class Broker: Sendable {
     }
 
     /// Enqueues jobs in order. Up to ``enqueueChunk`` jobs go in one atomic script call (all or
-    /// nothing); the whole batch is validated before anything is sent.
-    public func enqueue(batch requests: [EnqueueRequest]) async throws -> [EnqueueResult] {
+    /// nothing), or the whole batch when `atomic`; the whole batch is validated before anything is sent.
+    public func enqueue(batch requests: [EnqueueRequest], atomic: Bool = false) async throws -> [EnqueueResult] {
         for (index, request) in requests.enumerated() {
             do { try request.validate(maxPayloadBytes: configuration.maxPayloadBytes) } catch {
                 throw requests.count == 1 ? error : ConveyorError(.invalidArgument, "job \(index): \(error.message)")
@@ -61,7 +61,8 @@ public final class Broker: Sendable {
         results.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
-            let chunk = Array(requests[start..<min(requests.count, start + Self.enqueueChunk)])
+            let size = atomic ? requests.count : Self.enqueueChunk
+            let chunk = Array(requests[start..<min(requests.count, start + size)])
             let (arguments, ids) = enqueueArguments(chunk)
             let keys = [keys.delayed, keys.stats, keys.events, keys.promoterWake].map { $0.redisBytes }
             let script = scripts.enqueue
@@ -156,6 +157,38 @@ public final class Broker: Sendable {
         let commands: [[any RedisArgument]] = ids.compactMap(\.string).map { ["HGETALL", keys.job($0)] }
         guard !commands.isEmpty else { return [] }
         return try await pool.pipeline(commands).compactMap { $0.fieldMap.flatMap(Job.init(fields:)) }
+    }
+
+    /// One page of dead-letter jobs, most recently dead first, and the cursor of the next page (nil on
+    /// the last). Keyset paging on (death time, id): jobs dying meanwhile never shift a page.
+    public func deadJobs(limit: Int, cursor: String?) async throws -> (jobs: [Job], nextCursor: String?) {
+        let limit = max(1, min(limit, 1_000))
+        var rows: [(id: String, score: Int)] = []
+        if let cursor {
+            let parts = cursor.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let score = Int(parts[0]), JobID.isValid(parts[1]) else {
+                throw ConveyorError(.invalidArgument, "cursor '\(cursor.prefix(80))' is not one this API returned")
+            }
+            // Same-score members come in reverse id order: skip the ties up to and including the cursor.
+            let ties = try await pool.command("ZCOUNT", keys.dead, score, score).int ?? 0
+            let reply = try await pool.command("ZREVRANGEBYSCORE", keys.dead, score, "-inf", "WITHSCORES", "LIMIT", 0, limit + 1 + ties)
+            rows = Self.scoredMembers(reply).filter { $0.score < score || ($0.score == score && $0.id < parts[1]) }
+        } else {
+            rows = Self.scoredMembers(try await pool.command("ZREVRANGE", keys.dead, 0, limit, "WITHSCORES"))
+        }
+        let page = Array(rows.prefix(limit))
+        let next = rows.count > limit ? page.last.map { "\($0.score):\($0.id)" } : nil
+        guard !page.isEmpty else { return ([], nil) }
+        let replies = try await pool.pipeline(page.map { ["HGETALL", keys.job($0.id)] })
+        return (replies.compactMap { $0.fieldMap.flatMap(Job.init(fields:)) }, next)
+    }
+
+    private static func scoredMembers(_ reply: RedisValue) -> [(id: String, score: Int)] {
+        let items = reply.array ?? []
+        return stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
+            guard let id = items[index].string, let score = items[index + 1].string.flatMap(Double.init) else { return nil }
+            return (id, Int(score))
+        }
     }
 
     /// Workers whose heartbeat is recent.

@@ -47,3 +47,10 @@ public struct WorkerInfo: Sendable, Equatable, Codable {
         case heartbeatAt = "heartbeat_at"
     }
 }
+
+/// Jobs of one queue outside its lists: waiting for their time or backoff, running, and dead.
+public struct QueueCounts: Sendable, Equatable {
+    public var delayed = 0
+    public var running = 0
+    public var dead = 0
+}

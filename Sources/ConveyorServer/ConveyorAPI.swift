@@ -1,0 +1,175 @@
+import Conveyor
+import ConveyorHistory
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import RedisClient
+
+/// The REST API of `conveyor serve`: routes, auth, rate limiting and error mapping over a `Broker`
+/// (Redis) and `HistoryQueries` (MongoDB). Stateless: any number of replicas share Redis.
+public struct ConveyorAPI: Sendable {
+    public let broker: Broker
+    public let mongo: MongoClient
+    public let history: HistoryQueries
+    public let configuration: ServerConfiguration
+    public let limiter: RateLimiter
+    public let metrics: APIMetrics
+    let keys: APIKeyStore
+    let logger: Logger
+
+    public init(broker: Broker, mongo: MongoClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "conveyor.api")) {
+        self.broker = broker
+        self.mongo = mongo
+        self.history = HistoryQueries(mongo: mongo)
+        self.configuration = configuration
+        self.limiter = RateLimiter(pool: broker.pool, namespace: broker.configuration.namespace)
+        self.metrics = APIMetrics()
+        self.keys = APIKeyStore(configuration.keys)
+        self.logger = logger
+    }
+
+    /// The router with every route and the middleware in front of them.
+    public func makeRouter() -> Router<ConveyorRequestContext> {
+        let router = Router(context: ConveyorRequestContext.self)
+        router.add(middleware: ObservingMiddleware(metrics: metrics, logger: logger))
+        router.add(middleware: AccessMiddleware(api: self))
+        addJobRoutes(to: router)
+        addAdminRoutes(to: router)
+        addScheduleRoutes(to: router)
+        addSystemRoutes(to: router)
+        return router
+    }
+
+    /// A Hummingbird application serving the API; `onServerRunning` gets the bound port.
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// The role a request needs: reads need `read`, enqueues `submit`, every other change `admin`;
+    /// nil for the public routes.
+    static func requiredRole(method: HTTPRequest.Method, path: String) -> APIRole? {
+        guard path == "/v1" || path.hasPrefix("/v1/") else { return nil }
+        if method == .get || method == .head { return .read }
+        if method == .post && (path == "/v1/jobs" || path == "/v1/jobs/batch") { return .submit }
+        return .admin
+    }
+}
+
+// MARK: middleware
+
+/// Outermost: turns every error into a problem response (never a crash, never a bare 500 with
+/// internals) and counts requests by route and status.
+struct ObservingMiddleware: RouterMiddleware {
+    typealias Context = ConveyorRequestContext
+    let metrics: APIMetrics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var response: Response
+        do { response = try await next(request, context) } catch {
+            response = Self.response(for: error, request: request, context: context, logger: logger)
+        }
+        let route = context.coreContext.endpointPath.value ?? "unmatched"
+        metrics.recordRequest(
+            method: request.method.rawValue, route: route, status: response.status.code, duration: ContinuousClock.now - start)
+        return response
+    }
+
+    static func response(for error: any Error, request: Request, context: Context, logger: Logger) -> Response {
+        let problem: APIProblem
+        switch error {
+        case let error as APIProblem:
+            problem = error
+        case let error as ConveyorError where error.code == .invalidArgument:
+            problem = .invalid(nil, error.message)
+        case let error as HTTPError:
+            problem = APIProblem(error.status, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError:
+            problem = APIProblem(error.status, error.status.reasonPhrase)
+        case let error as RedisError:
+            logger.error("Redis failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            problem = APIProblem(.serviceUnavailable, "Redis is unavailable; try again")
+        case let error as HistoryError:
+            logger.error("MongoDB failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            problem = APIProblem(.serviceUnavailable, "the job history (MongoDB) is unavailable; try again")
+        default:
+            logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(request.uri.path)])
+            problem = APIProblem(.internalServerError, "the server failed to handle this request")
+        }
+        var response = JSONResponse.make(problem.jsonObject, status: problem.status, contentType: "application/problem+json")
+        response.headers.append(contentsOf: problem.headers)
+        return response
+    }
+}
+
+/// Authenticates the API key, spends one request of the caller's rate budget, and checks the role.
+/// Adds the `RateLimit-*` headers to every rate-limited response, errors included.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = ConveyorRequestContext
+    let api: ConveyorAPI
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let role = ConveyorAPI.requiredRole(method: request.method, path: request.uri.path) else {
+            return try await next(request, context)
+        }
+        var context = context
+        var client: String
+        var limit = api.configuration.rateLimit
+        if api.configuration.authRequired {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                let key = api.keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            else {
+                throw APIProblem(
+                    .unauthorized, "send a valid API key as 'Authorization: Bearer KEY'",
+                    headers: [.wwwAuthenticate: "Bearer realm=\"conveyor\""])
+            }
+            context.apiKey = key
+            client = "key:" + key.secret
+            if let own = key.rateLimit { limit = own }
+        } else {
+            client = "ip:" + (context.remoteAddress?.ipAddress ?? "unknown")
+        }
+        var rateHeaders: HTTPFields = [:]
+        if let limit {
+            let decision = try await api.limiter.check(client: client, limit: limit)
+            rateHeaders[.rateLimitLimit] = String(limit.burst)
+            rateHeaders[.rateLimitRemaining] = String(decision.remaining)
+            rateHeaders[.rateLimitReset] = String((decision.resetMicroseconds + 999_999) / 1_000_000)
+            rateHeaders[.rateLimitPolicy] = "\(limit.burst);w=\(max(1, limit.periodMilliseconds * limit.burst / limit.count / 1_000))"
+            if !decision.admitted {
+                api.metrics.rateLimited.increment()
+                var headers = rateHeaders
+                headers[.retryAfter] = String(max(1, (decision.retryAfterMicroseconds + 999_999) / 1_000_000))
+                throw APIProblem(
+                    .tooManyRequests, "rate limit of \(limit) exceeded; retry in \(decision.retryAfterMicroseconds / 1_000) ms",
+                    headers: headers)
+            }
+        }
+        if let key = context.apiKey, key.role < role {
+            var problem = APIProblem(.forbidden, "this API key has the role '\(key.role.rawValue)'; this request needs '\(role.rawValue)'")
+            problem.headers = rateHeaders
+            throw problem
+        }
+        var response: Response
+        do { response = try await next(request, context) } catch {
+            response = ObservingMiddleware.response(for: error, request: request, context: context, logger: api.logger)
+        }
+        response.headers.append(contentsOf: rateHeaders)
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let rateLimitLimit = HTTPField.Name("RateLimit-Limit")!
+    static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
+    static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
+    static let rateLimitPolicy = HTTPField.Name("RateLimit-Policy")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

@@ -1,0 +1,19 @@
+import Hummingbird
+import NIOCore
+
+/// The per-request state the API's middleware fills in: who is calling and with which role.
+public struct ConveyorRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The caller's address, for rate limiting without auth.
+    public let remoteAddress: SocketAddress?
+    /// The key that authenticated the request (nil without auth or on public routes).
+    public var apiKey: APIKey?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Bodies are read by the routes themselves, with their own limits.
+    public var maxUploadSize: Int { 64 << 20 }
+}

@@ -1,0 +1,193 @@
+import Conveyor
+import ConveyorHistory
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension ConveyorAPI {
+    /// `/v1/jobs…`: enqueue one or many, read one (live state and timeline), list, cancel, retry.
+    func addJobRoutes(to router: Router<ConveyorRequestContext>) {
+        router.post("/v1/jobs") { request, context in try await self.enqueueOne(request, context) }
+        router.post("/v1/jobs/batch") { request, context in try await self.enqueueBatch(request, context) }
+        router.get("/v1/jobs") { request, context in try await self.listJobs(request, context) }
+        router.get("/v1/jobs/:id") { request, context in try await self.showJob(try Self.jobID(context)) }
+        router.post("/v1/jobs/:id/cancel") { request, context in try await self.cancelJob(try Self.jobID(context)) }
+        router.post("/v1/jobs/:id/retry") { request, context in try await self.retryJob(try Self.jobID(context)) }
+    }
+
+    static func jobID(_ context: ConveyorRequestContext) throws(APIProblem) -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard JobID.isValid(id) else { throw APIProblem(.notFound, "no job '\(id.prefix(130))'", field: "id") }
+        return id
+    }
+
+    /// The body, at most `limit` bytes (413 beyond).
+    static func body(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        var request = request
+        do { return try await request.collectBody(upTo: limit) } catch let error as any HTTPResponseError
+            where error.status == .contentTooLarge
+        {
+            throw APIProblem(.contentTooLarge, "the request body is over the limit of \(limit) bytes")
+        }
+    }
+
+    func enqueueOne(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+        let maxPayload = broker.configuration.maxPayloadBytes
+        let input = try JSONInput(body: try await Self.body(request, limit: maxPayload + 65_536))
+        var job = try input.enqueueRequest(maxPayloadBytes: maxPayload)
+        if let header = request.headers[.idempotencyKey] {
+            guard (1...512).contains(header.utf8.count) else {
+                throw APIProblem.invalid("Idempotency-Key", "the Idempotency-Key header must be 1-512 bytes")
+            }
+            if let key = job.uniqueKey, key != header {
+                throw APIProblem.invalid("unique_key", "'unique_key' and the Idempotency-Key header differ; send one")
+            }
+            job.uniqueKey = header
+        }
+        let result = try await broker.enqueue(job)
+        var object: [String: Any] = ["id": result.id, "state": result.state.rawValue]
+        if result.duplicate { object["duplicate"] = true }
+        var response = JSONResponse.make(object, status: result.duplicate ? .ok : .created)
+        response.headers[.location] = "/v1/jobs/" + result.id
+        return response
+    }
+
+    func enqueueBatch(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+        let input = try JSONInput(body: try await Self.body(request, limit: configuration.maxBatchBodyBytes))
+        try input.allowOnly(["jobs"])
+        guard let entries = try input.array("jobs") else { throw APIProblem.invalid("jobs", "'jobs' is required") }
+        guard (1...configuration.maxBatch).contains(entries.count) else {
+            throw APIProblem.invalid("jobs", "'jobs' must hold from 1 to \(configuration.maxBatch) jobs, got \(entries.count)")
+        }
+        var jobs: [EnqueueRequest] = []
+        jobs.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() {
+            guard let object = entry as? [String: Any] else {
+                throw APIProblem.invalid("jobs[\(index)]", "'jobs[\(index)]' must be an object")
+            }
+            jobs.append(
+                try JSONInput(object: object, path: "jobs[\(index)]").enqueueRequest(maxPayloadBytes: broker.configuration.maxPayloadBytes))
+        }
+        let results = try await broker.enqueue(batch: jobs, atomic: true)
+        return JSONResponse.make(
+            ["ids": results.map(\.id), "duplicates": results.enumerated().filter(\.element.duplicate).map(\.offset)], status: .created)
+    }
+
+    func showJob(_ id: String) async throws -> Response {
+        let live = try await broker.job(id)
+        var timeline: [Any]?
+        var stored: Document?
+        do {
+            if let found = try await history.job(id) {
+                stored = found.job
+                timeline = found.timeline.map { PlainJSON.object($0) }
+            } else {
+                timeline = []
+            }
+        } catch let error as HistoryError {
+            // The live state is still worth returning while MongoDB is away.
+            guard live != nil else { throw error }
+        }
+        var object: [String: Any]
+        if let live {
+            object = live.jsonObject
+            object["source"] = "redis"
+        } else if let stored {
+            object = PlainJSON.object(stored)
+            object["id"] = object.removeValue(forKey: "_id") ?? id
+            object["source"] = "history"
+        } else {
+            throw APIProblem(.notFound, "no job '\(id)'", field: "id")
+        }
+        object["timeline"] = timeline ?? NSNull()
+        return JSONResponse.make(object)
+    }
+
+    func listJobs(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+        let query = try QueryInput(request, allowed: ["state", "type", "queue", "since", "until", "q", "limit", "cursor"])
+        var filter = JobFilter()
+        if let state = query["state"] {
+            guard JobState(rawValue: state) != nil else {
+                throw APIProblem.invalid("state", "'state' must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.state = state
+        }
+        filter.type = query["type"]
+        filter.queue = query["queue"]
+        filter.since = try query.date("since")
+        filter.until = try query.date("until")
+        filter.errorContains = query["q"]
+        let limit = try query.int("limit", in: 1...1_000) ?? 100
+        let cursor = query["cursor"]
+        if let cursor, !JobID.isValid(cursor) { throw APIProblem.invalid("cursor", "'cursor' is not one this API returned") }
+        let page = try await history.listJobs(filter: filter, limit: limit, cursor: cursor)
+        let jobs: [Any] = page.jobs.map { document in
+            var object = PlainJSON.object(document)
+            object["id"] = object.removeValue(forKey: "_id") ?? NSNull()
+            return object
+        }
+        return JSONResponse.make(["jobs": jobs, "next_cursor": orNull(page.nextCursor)])
+    }
+
+    func cancelJob(_ id: String) async throws -> Response {
+        let (outcome, previous) = try await broker.cancel(id)
+        switch outcome {
+        case .cancelled:
+            return JSONResponse.make(["id": id, "state": "cancelled", "previous_state": previous?.rawValue ?? NSNull()])
+        case .alreadyFinished:
+            throw APIProblem(
+                .conflict, "job '\(id)' already finished (\(previous?.rawValue ?? "finished")); nothing to cancel", field: "id")
+        case .notFound:
+            throw APIProblem(.notFound, "no job '\(id)' in Redis (finished jobs leave Redis after a while)", field: "id")
+        }
+    }
+
+    func retryJob(_ id: String) async throws -> Response {
+        let outcome = try await broker.retry(ids: [id])[id] ?? "notfound"
+        switch outcome {
+        case "retried":
+            return JSONResponse.make(["id": id, "state": JobState.queued.rawValue])
+        case "notfound":
+            throw APIProblem(.notFound, "no job '\(id)' in Redis", field: "id")
+        case "duplicate":
+            throw APIProblem(.conflict, "job '\(id)' has a unique key that another unfinished job holds now", field: "id")
+        default:
+            throw APIProblem(.conflict, "job '\(id)' is \(outcome); only dead or cancelled jobs can be retried", field: "id")
+        }
+    }
+}
+
+/// Query-string parameters, strict: unknown names and repeated names are rejected.
+struct QueryInput {
+    private var values: [String: String] = [:]
+
+    init(_ request: Request, allowed: Set<String>) throws(APIProblem) {
+        for (name, value) in request.uri.queryParameters {
+            let name = String(name)
+            guard allowed.contains(name) else {
+                throw APIProblem.invalid(
+                    name, "unknown query parameter '\(name.prefix(60))'; allowed: \(allowed.sorted().joined(separator: ", "))")
+            }
+            guard values[name] == nil else { throw APIProblem.invalid(name, "query parameter '\(name)' is repeated") }
+            values[name] = String(value)
+        }
+    }
+
+    subscript(name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+    func int(_ name: String, in range: ClosedRange<Int>) throws(APIProblem) -> Int? {
+        guard let text = self[name] else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIProblem.invalid(name, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func date(_ name: String) throws(APIProblem) -> Date? {
+        guard let text = self[name] else { return nil }
+        guard let date = RFC3339.date(text) else {
+            throw APIProblem.invalid(name, "'\(name)' must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
+        }
+        return date
+    }
+}

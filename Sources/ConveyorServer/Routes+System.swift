@@ -1,0 +1,70 @@
+import Conveyor
+import ConveyorHistory
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+
+extension ConveyorAPI {
+    /// `/healthz`, `/readyz`, `/metrics`, `/openapi.json`: no key needed.
+    func addSystemRoutes(to router: Router<ConveyorRequestContext>) {
+        router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
+        router.get("/readyz") { _, _ in try await self.readiness() }
+        router.get("/metrics") { _, _ in
+            let text = try await self.metricsText()
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+    }
+
+    /// 200 when Redis and MongoDB both answer within 2 s; else 503 naming the one that did not.
+    func readiness() async throws -> Response {
+        async let redis = Self.check(seconds: 2) { [broker] in _ = try await broker.pool.command("PING") }
+        async let mongo = Self.check(seconds: 2) { [mongo] in try await mongo.ping() }
+        let checks = ["redis": await redis, "mongodb": await mongo]
+        let failing = checks.filter { $0.value != "ok" }.keys.sorted()
+        if failing.isEmpty { return JSONResponse.make(["status": "ready", "checks": checks]) }
+        var problem = APIProblem(.serviceUnavailable, "not ready: \(failing.joined(separator: " and ")) unreachable").jsonObject
+        problem["checks"] = checks
+        return JSONResponse.make(problem, status: .serviceUnavailable, contentType: "application/problem+json")
+    }
+
+    /// "ok", or why the check failed or that it took longer than `seconds`. The check runs on in the
+    /// background when it overruns (a blocked driver call cannot be cancelled); the answer does not wait.
+    static func check(seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async -> String {
+        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            let answer = FirstAnswer(continuation)
+            Task {
+                do {
+                    try await body()
+                    answer.give("ok")
+                } catch { answer.give("unreachable: \(error)") }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                answer.give("unreachable: no answer within \(Int(seconds)) s")
+            }
+        }
+    }
+}
+
+/// Resumes a continuation with the first answer given; later ones are dropped.
+final class FirstAnswer: Sendable {
+    private let continuation: Mutex<CheckedContinuation<String, Never>?>
+
+    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = Mutex(continuation) }
+
+    func give(_ text: String) {
+        continuation.withLock { waiting in
+            waiting?.resume(returning: text)
+            waiting = nil
+        }
+    }
+}
