@@ -32,13 +32,13 @@ extension ConveyorAPI {
         }
         router.get("/v1/workers") { request, _ in
             _ = try QueryInput(request, allowed: [])
-            let now = Date().timeIntervalSince1970 * 1000
+            let now = Date().timeIntervalSince1970
             let workers: [Any] = try await self.broker.workers().map { worker in
                 [
                     "id": worker.id, "host": worker.host, "pid": worker.pid, "queues": worker.queues, "concurrency": worker.concurrency,
-                    "running": worker.running, "started_at": RFC3339.string(Date(timeIntervalSince1970: worker.startedAt / 1000)),
-                    "heartbeat_at": RFC3339.string(Date(timeIntervalSince1970: worker.heartbeatAt / 1000)),
-                    "heartbeat_age_ms": max(0, Int(now - worker.heartbeatAt)),
+                    "running": worker.running, "started_at": RFC3339.string(Date(timeIntervalSince1970: worker.startedAt)),
+                    "heartbeat_at": RFC3339.string(Date(timeIntervalSince1970: worker.heartbeatAt)),
+                    "heartbeat_age_ms": max(0, Int(((now - worker.heartbeatAt) * 1000).rounded())),
                 ] as [String: Any]
             }
             return JSONResponse.make(["workers": workers])

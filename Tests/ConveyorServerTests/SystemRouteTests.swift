@@ -1,0 +1,70 @@
+import Conveyor
+import ConveyorServer
+import ConveyorTestSupport
+import Foundation
+import Testing
+
+@Suite("API: health, metrics, OpenAPI")
+struct SystemRouteTests {
+    @Test func readinessNamesTheServerThatIsDown() async throws {
+        try await withAPI { servers in
+            let ready = try await servers[0].client.get("/readyz")
+            #expect(ready.status == 200 && (ready.json["checks"] as? [String: String]) == ["redis": "ok", "mongodb": "ok"])
+        }
+        let closed = try freePort()
+        try await withAPI(mongoURL: "mongodb://127.0.0.1:\(closed)/x?serverSelectionTimeoutMS=500") { servers in
+            let api = servers[0].client
+            #expect(try await api.get("/healthz").status == 200)
+            let ready = try await api.get("/readyz")
+            expectProblem(ready, 503)
+            let checks = ready.json["checks"] as? [String: String]
+            #expect(checks?["redis"] == "ok" && checks?["mongodb"]?.hasPrefix("unreachable") == true)
+            #expect((ready.json["detail"] as? String)?.contains("mongodb") == true)
+            // Routes that need the history say so; the others keep working.
+            expectProblem(try await api.get("/v1/jobs"), 503)
+            let id = try #require(try await api.post("/v1/jobs", ["type": "x"]).json["id"] as? String)
+            let job = try await api.get("/v1/jobs/\(id)")
+            #expect(job.status == 200 && job.json["timeline"] is NSNull && job.json["state"] as? String == "queued")
+        }
+    }
+
+    @Test func metricsShowTheClusterAndTheHTTPTraffic() async throws {
+        try await withAPI(worker: true) { servers in
+            let api = servers[0].client
+            _ = try await api.post("/v1/jobs/batch", ["jobs": [["type": "echo"], ["type": "echo", "queue": "mail"]]])
+            _ = try await api.post("/v1/jobs", ["type": "x", "queue": "later", "delay_ms": 600_000])
+            try await eventually(timeout: 30) { try await servers[0].broker.stats().totals["succeeded"] == 2 }
+            _ = try await api.get("/v1/jobs/unknown")
+            let reply = try await api.get("/metrics")
+            #expect(reply.status == 200 && reply[header: "content-type"]?.hasPrefix("text/plain") == true)
+            let text = reply.text
+            for line in [
+                #"conveyor_jobs_total{outcome="enqueued"} 3"#, #"conveyor_jobs_total{outcome="succeeded"} 2"#,
+                #"conveyor_jobs_delayed{queue="later"} 1"#, #"conveyor_queue_depth{queue="mail",priority="normal"} 0"#,
+                #"conveyor_http_requests_total{method="POST",route="/v1/jobs/batch",status="201"} 1"#,
+                #"conveyor_http_requests_total{method="GET",route="/v1/jobs/{id}",status="404"} 1"#, "conveyor_event_stream_length ",
+                "conveyor_history_lag_events ", "# TYPE conveyor_http_request_duration_seconds histogram",
+            ] {
+                #expect(text.contains(line), "missing \(line)")
+            }
+        }
+    }
+
+    @Test func openAPIDescribesEveryRoute() async throws {
+        try await withAPI { servers in
+            let document = try await servers[0].client.with(key: nil).get("/openapi.json").json
+            #expect(document["openapi"] as? String == "3.1.0")
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            let expected: [String: Set<String>] = [
+                "/v1/jobs": ["get", "post"], "/v1/jobs/batch": ["post"], "/v1/jobs/{id}": ["get"], "/v1/jobs/{id}/cancel": ["post"],
+                "/v1/jobs/{id}/retry": ["post"], "/v1/queues": ["get"], "/v1/queues/{name}/pause": ["post"],
+                "/v1/queues/{name}/resume": ["post"], "/v1/dead": ["get"], "/v1/dead/retry": ["post"], "/v1/dead/{id}": ["delete"],
+                "/v1/workers": ["get"], "/v1/stats": ["get"], "/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"],
+                "/openapi.json": ["get"], "/v1/schedules": ["get", "post"], "/v1/schedules/{name}": ["get", "put", "delete"],
+                "/v1/schedules/{name}/pause": ["post"], "/v1/schedules/{name}/resume": ["post"], "/v1/schedules/{name}/run": ["post"],
+            ]
+            #expect(Set(paths.keys) == Set(expected.keys))
+            for (path, methods) in expected { #expect(Set(paths[path]?.keys ?? [:].keys) == methods, "\(path)") }
+        }
+    }
+}
