@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api openapi clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -23,6 +23,7 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/schemathesis.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:
@@ -38,6 +39,10 @@ bench: release
 # Tick lateness of an every-second schedule fired by 3 promoter processes (BENCH_SECONDS=60).
 bench-schedules: release
 	scripts/bench-schedules.sh $(or $(BENCH_SECONDS),60)
+
+# Regenerates the API's OpenAPI document from scripts/openapi.py.
+openapi:
+	python3 scripts/openapi.py Sources/ConveyorServer/OpenAPIDocument.swift
 
 clean:
 	rm -rf .build .run

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the local MongoDB-protocol server (SecantusDB, from PyPI) into .venv/ at the package root,
-# idempotently: creates the virtualenv when missing and installs only when the pinned version is absent.
+# Installs the local MongoDB-protocol server (SecantusDB, from PyPI) and Schemathesis into .venv/ at
+# the package root, idempotently: creates the virtualenv when missing and installs only when the pinned version is absent.
 #
 # Starting it (see `.venv/bin/secantusd-py --help`; it speaks the MongoDB wire protocol, reports 8.2.x):
 #   .venv/bin/secantusd-py --config EMPTY.toml --host 127.0.0.1 --port 27017 --storage-path DIR [--log-level WARNING]
@@ -27,3 +27,10 @@ if [ "$installed" != "$version" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --pre "SecantusDB==$version"
 fi
 [ -x .venv/bin/secantusd-py ] || { echo "SecantusDB installed but .venv/bin/secantusd-py is missing"; exit 1; }
+# Schemathesis, which `make test` runs against the API's /openapi.json (scripts/schemathesis.sh).
+st_version="4.32.5"
+installed="$(.venv/bin/python -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [ "$installed" != "$st_version" ]; then
+  echo "installing: schemathesis==$st_version into .venv/"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "schemathesis==$st_version"
+fi

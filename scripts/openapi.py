@@ -33,16 +33,25 @@ def secured(op, role, codes):
 
 def qp(name, schema, desc):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
+JOB_ID = "^[!-9;-z|~]{1,128}$"
+NAME = "^[A-Za-z0-9_.-]{1,100}$"
 def pp(name, desc):
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": desc}
+    pattern = JOB_ID if name == "id" else NAME
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": pattern}, "description": desc}
 
-backoff = {"type": "object", "additionalProperties": False, "properties": {
-    "kind": {"type": "string", "enum": ["none", "fixed", "exponential"]},
-    "base_ms": {"type": "integer", "minimum": 0, "maximum": 315360000000},
-    "max_ms": {"type": "integer", "minimum": 0, "maximum": 315360000000},
-    "jitter": {"type": "number", "minimum": 0, "maximum": 1}}}
+MS = {"type": "integer", "minimum": 0, "maximum": 315360000000}
+JITTER = {"type": "number", "minimum": 0, "maximum": 1, "description": "Share of each delay drawn at random."}
+backoff = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "required": ["kind"], "properties": {"kind": {"const": "none"}},
+     "description": "Retry at once."},
+    {"type": "object", "additionalProperties": False, "required": ["kind"],
+     "properties": {"kind": {"const": "fixed"}, "base_ms": MS, "jitter": JITTER}, "description": "The same delay before every retry."},
+    {"type": "object", "additionalProperties": False,
+     "properties": {"kind": {"const": "exponential"}, "base_ms": MS, "max_ms": MS, "jitter": JITTER},
+     "description": "base_ms x 2^(attempt-1), capped at max_ms (the default kind)."}]}
 job_fields = {
-    "type": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The handler to run."},
+    "type": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+             "description": "The handler to run: 1-200 characters, no control characters."},
     "payload": {"description": "Any JSON value (default {}), at most CONVEYOR_MAX_PAYLOAD bytes."},
     "queue": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}$", "default": "default"},
     "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
@@ -55,12 +64,15 @@ enqueue = {"type": "object", "additionalProperties": False, "required": ["type"]
     "delay_ms": {"type": "integer", "minimum": 0, "maximum": 315360000000},
     "run_at": {"type": "string", "format": "date-time"},
     "unique_key": {"type": "string", "minLength": 1, "maxLength": 512}},
-    "description": "Only type is required; send delay_ms or run_at, not both."}
+    "not": {"required": ["delay_ms", "run_at"]},
+    "description": "Only type is required; send delay_ms or run_at, not both. A run_at in the past runs now."}
 job = {"type": "object", "required": ["id", "type", "queue", "priority", "state", "attempts", "max_attempts"], "properties": {
     "id": {"type": "string"}, "type": {"type": "string"}, "queue": {"type": "string"},
     "priority": {"type": "string", "enum": ["high", "normal", "low"]}, "state": {"type": "string", "enum": STATES},
     "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"}, "crashes": {"type": "integer"},
-    "payload": {}, "result": {}, "last_error": {"type": ["string", "null"]}, "backoff": ref("Backoff"),
+    "payload": {}, "result": {}, "last_error": {"type": ["string", "null"]},
+    "backoff": {"type": "object", "properties": {"kind": {"type": "string"}, "base_ms": {"type": "integer"}, "max_ms": {"type": "integer"},
+                                                 "jitter": {"type": "number"}}},
     "timeout_ms": {"type": "integer"}, "unique_key": {"type": ["string", "null"]}, "worker": {"type": ["string", "null"]},
     "run_at": TSN, "created_at": TSN, "enqueued_at": TSN, "started_at": TSN, "finished_at": TSN, "updated_at": TSN,
     "schedule": {"type": "string"}, "tick": TS}}
@@ -111,7 +123,8 @@ def body(schema, required=True):
 paths = {}
 paths["/v1/jobs"] = {
     "post": secured({"operationId": "enqueueJob", "summary": "Enqueue one job",
-        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 512}}],
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+                        "description": "The job's unique key when the body has none."}],
         "requestBody": body(ref("EnqueueRequest")),
         "responses": {"201": ok("Enqueued.", ref("EnqueueResponse")), "200": ok("A job with the same unique key is unfinished: that job.", ref("EnqueueResponse"))}},
         "submit", ["400", "413"]),
@@ -120,7 +133,7 @@ paths["/v1/jobs"] = {
                        qp("queue", {"type": "string"}, "Only this queue."), qp("since", {"type": "string", "format": "date-time"}, "Created at or after."),
                        qp("until", {"type": "string", "format": "date-time"}, "Created before."), qp("q", {"type": "string"}, "Text in the last error."),
                        qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."),
-                       qp("cursor", {"type": "string"}, "next_cursor of the previous page.")],
+                       qp("cursor", {"type": "string", "pattern": JOB_ID}, "next_cursor of the previous page.")],
         "responses": {"200": ok("A page.", {"type": "object", "required": ["jobs", "next_cursor"], "properties": {
             "jobs": {"type": "array", "items": ref("HistoryJob")}, "next_cursor": {"type": ["string", "null"]}}})}}, "read", ["400"])}
 paths["/v1/jobs/batch"] = {"post": secured({"operationId": "enqueueBatch", "summary": "Enqueue many jobs, all or nothing",
@@ -147,12 +160,14 @@ for action in ["pause", "resume"]:
         "responses": {"200": ok("Done.", {"type": "object", "required": ["queue", "paused", "changed"], "properties": {
             "queue": {"type": "string"}, "paused": {"type": "boolean"}, "changed": {"type": "boolean"}}})}}, "admin", ["400"])}
 paths["/v1/dead"] = {"get": secured({"operationId": "listDead", "summary": "Dead-letter jobs, most recent first, cursor-paged",
-    "parameters": [qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."), qp("cursor", {"type": "string"}, "next_cursor of the previous page.")],
+    "parameters": [qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."), qp("cursor", {"type": "string", "pattern": "^[0-9]{1,16}:" + JOB_ID[1:]}, "next_cursor of the previous page.")],
     "responses": {"200": ok("A page.", {"type": "object", "required": ["jobs", "next_cursor"], "properties": {
         "jobs": {"type": "array", "items": ref("Job")}, "next_cursor": {"type": ["string", "null"]}}})}}, "read", ["400"])}
 paths["/v1/dead/retry"] = {"post": secured({"operationId": "retryDead", "summary": "Retry dead jobs by id, or all of them",
-    "requestBody": body({"type": "object", "additionalProperties": False, "properties": {
-        "ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}}, "all": {"type": "boolean"}},
+    "requestBody": body({"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["ids"], "properties": {
+            "ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}}}},
+        {"type": "object", "additionalProperties": False, "required": ["all"], "properties": {"all": {"const": True}}}],
         "description": "Either ids or all: true."}),
     "responses": {"200": ok("How many went back to their queue; per id: retried, notfound, duplicate, or the state that kept it.",
         {"type": "object", "required": ["retried"], "properties": {"retried": {"type": "integer"},

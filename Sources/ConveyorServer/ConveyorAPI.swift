@@ -51,6 +51,41 @@ public struct ConveyorAPI: Sendable {
             logger: logger)
     }
 
+    /// Every route and its methods: what `/openapi.json` describes, and what a 405 lists in `Allow`.
+    public static let routes: [(path: String, methods: [String])] = [
+        ("/v1/jobs", ["GET", "POST"]), ("/v1/jobs/batch", ["POST"]), ("/v1/jobs/{id}", ["GET"]), ("/v1/jobs/{id}/cancel", ["POST"]),
+        ("/v1/jobs/{id}/retry", ["POST"]), ("/v1/queues", ["GET"]), ("/v1/queues/{name}/pause", ["POST"]),
+        ("/v1/queues/{name}/resume", ["POST"]), ("/v1/dead", ["GET"]), ("/v1/dead/retry", ["POST"]), ("/v1/dead/{id}", ["DELETE"]),
+        ("/v1/workers", ["GET"]), ("/v1/stats", ["GET"]), ("/v1/schedules", ["GET", "POST"]),
+        ("/v1/schedules/{name}", ["GET", "PUT", "DELETE"]), ("/v1/schedules/{name}/pause", ["POST"]),
+        ("/v1/schedules/{name}/resume", ["POST"]), ("/v1/schedules/{name}/run", ["POST"]), ("/healthz", ["GET"]), ("/readyz", ["GET"]),
+        ("/metrics", ["GET"]), ("/openapi.json", ["GET"]),
+    ]
+
+    /// The methods of the route `path` matches (literal segments win over `{…}` ones); empty for none.
+    static func allowedMethods(path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var best: (literals: Int, methods: [String])?
+        for route in routes {
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard pattern.count == segments.count else { continue }
+            var literals = 0
+            var matches = true
+            for (expected, actual) in zip(pattern, segments) {
+                if expected.hasPrefix("{") {
+                    if actual.isEmpty { matches = false }
+                } else if expected == actual {
+                    literals += 1
+                } else {
+                    matches = false
+                }
+                if !matches { break }
+            }
+            if matches && literals > (best?.literals ?? -1) { best = (literals, route.methods) }
+        }
+        return best?.methods ?? []
+    }
+
     /// The role a request needs: reads need `read`, enqueues `submit`, every other change `admin`;
     /// nil for the public routes.
     static func requiredRole(method: HTTPRequest.Method, path: String) -> APIRole? {
@@ -76,7 +111,18 @@ struct ObservingMiddleware: RouterMiddleware {
         do { response = try await next(request, context) } catch {
             response = Self.response(for: error, request: request, context: context, logger: logger)
         }
-        let route = context.coreContext.endpointPath.value ?? "unmatched"
+        var route = context.coreContext.endpointPath.value ?? "unmatched"
+        if route == "NotFound" { route = "unmatched" }
+        if response.status == .notFound && route == "unmatched" {
+            // A known path with a method it does not have: 405 with the ones it has.
+            let allowed = ConveyorAPI.allowedMethods(path: request.uri.path)
+            if !allowed.isEmpty {
+                var problem = APIProblem(
+                    .methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed.joined(separator: ", "))")
+                problem.headers[.allow] = allowed.joined(separator: ", ")
+                response = Self.response(for: problem, request: request, context: context, logger: logger)
+            }
+        }
         metrics.recordRequest(
             method: request.method.rawValue, route: route, status: response.status.code, duration: ContinuousClock.now - start)
         return response
@@ -90,7 +136,7 @@ struct ObservingMiddleware: RouterMiddleware {
         case let error as ConveyorError where error.code == .invalidArgument:
             problem = .invalid(nil, error.message)
         case let error as HTTPError:
-            problem = APIProblem(error.status, error.body ?? error.status.reasonPhrase)
+            problem = APIProblem(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
         case let error as any HTTPResponseError:
             problem = APIProblem(error.status, error.status.reasonPhrase)
         case let error as RedisError:

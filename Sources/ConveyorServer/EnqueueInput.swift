@@ -32,10 +32,8 @@ extension JSONInput {
         }
         request.delayMilliseconds = try int("delay_ms", in: 0...315_360_000_000)
         if let runAt = try date("run_at") {
-            guard runAt.timeIntervalSince1970 >= 0, runAt.timeIntervalSinceNow <= 315_360_000 else {
-                throw APIProblem.invalid(name("run_at"), "'\(name("run_at"))' must be within the next 10 years")
-            }
-            request.runAt = runAt
+            // A time in the past means now.
+            request.runAt = max(runAt, Date(timeIntervalSince1970: 0))
         }
         if let attempts = try int("max_attempts", in: 1...10_000) { request.maxAttempts = attempts }
         if let backoff = try object("backoff") { request.retryPolicy = try backoff.retryPolicy() }
@@ -52,22 +50,23 @@ extension JSONInput {
         return request
     }
 
-    /// `{"kind","base_ms","max_ms","jitter"}`.
+    /// `{"kind":"none"}`, `{"kind":"fixed","base_ms","jitter"}` or `{"kind":"exponential","base_ms","max_ms","jitter"}`
+    /// (the default kind). An exponential cap below the base means every delay is the cap.
     func retryPolicy() throws(APIProblem) -> RetryPolicy {
         try allowOnly(["kind", "base_ms", "max_ms", "jitter"])
         let kind = try enumeration("kind", RetryPolicy.Kind.self, choices: ["none", "fixed", "exponential"]) ?? .exponential
-        let base = try int("base_ms", in: 0...315_360_000_000) ?? (kind == .none ? 0 : 1_000)
-        let jitter = try double("jitter", in: 0...1) ?? 0
         switch kind {
         case .none:
+            try allowOnly(["kind"])
             return .none
         case .fixed:
-            if value("max_ms") != nil { throw APIProblem.invalid(name("max_ms"), "'max_ms' applies to exponential backoff only") }
-            return .fixed(milliseconds: base, jitter: jitter)
+            try allowOnly(["kind", "base_ms", "jitter"])
+            let base = try int("base_ms", in: 0...315_360_000_000) ?? 1_000
+            return .fixed(milliseconds: base, jitter: try double("jitter", in: 0...1) ?? 0)
         case .exponential:
+            let base = try int("base_ms", in: 0...315_360_000_000) ?? 1_000
             let cap = try int("max_ms", in: 0...315_360_000_000) ?? max(base, 3_600_000)
-            guard cap >= base else { throw APIProblem.invalid(name("max_ms"), "'max_ms' must be at least 'base_ms'") }
-            return .exponential(baseMilliseconds: base, maxMilliseconds: cap, jitter: jitter)
+            return .exponential(baseMilliseconds: min(base, cap), maxMilliseconds: cap, jitter: try double("jitter", in: 0...1) ?? 0)
         }
     }
 

@@ -35,11 +35,8 @@ struct JSONInput {
         }
     }
 
-    /// The value, nil when absent or null.
-    func value(_ key: String) -> Any? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        return value
-    }
+    /// The value, nil when absent (null is a value: a typed field refuses it).
+    func value(_ key: String) -> Any? { object[key] }
 
     func string(_ key: String, required: Bool = false) throws(APIProblem) -> String? {
         guard let value = value(key) else {
@@ -72,7 +69,7 @@ struct JSONInput {
 
     func bool(_ key: String) throws(APIProblem) -> Bool? {
         guard let value = value(key) else { return nil }
-        guard Self.isBool(value), let flag = value as? Bool else {
+        guard !(value is NSNull), Self.isBool(value), let flag = value as? Bool else {
             throw APIProblem.invalid(name(key), "'\(name(key))' must be true or false")
         }
         return flag
@@ -108,7 +105,7 @@ struct JSONInput {
 
     func date(_ key: String) throws(APIProblem) -> Date? {
         guard let text = try string(key) else { return nil }
-        guard let date = RFC3339.date(text) else {
+        guard let date = RFC3339.date(text, requireOffset: true) else {
             throw APIProblem.invalid(name(key), "'\(name(key))' must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
         }
         return date

@@ -8,37 +8,81 @@ enum OpenAPIDocument {
  "components": {
   "schemas": {
    "Backoff": {
-    "additionalProperties": false,
-    "properties": {
-     "base_ms": {
-      "maximum": 315360000000,
-      "minimum": 0,
-      "type": "integer"
-     },
-     "jitter": {
-      "maximum": 1,
-      "minimum": 0,
-      "type": "number"
-     },
-     "kind": {
-      "enum": [
-       "none",
-       "fixed",
-       "exponential"
+    "oneOf": [
+     {
+      "additionalProperties": false,
+      "description": "Retry at once.",
+      "properties": {
+       "kind": {
+        "const": "none"
+       }
+      },
+      "required": [
+       "kind"
       ],
-      "type": "string"
+      "type": "object"
      },
-     "max_ms": {
-      "maximum": 315360000000,
-      "minimum": 0,
-      "type": "integer"
+     {
+      "additionalProperties": false,
+      "description": "The same delay before every retry.",
+      "properties": {
+       "base_ms": {
+        "maximum": 315360000000,
+        "minimum": 0,
+        "type": "integer"
+       },
+       "jitter": {
+        "description": "Share of each delay drawn at random.",
+        "maximum": 1,
+        "minimum": 0,
+        "type": "number"
+       },
+       "kind": {
+        "const": "fixed"
+       }
+      },
+      "required": [
+       "kind"
+      ],
+      "type": "object"
+     },
+     {
+      "additionalProperties": false,
+      "description": "base_ms x 2^(attempt-1), capped at max_ms (the default kind).",
+      "properties": {
+       "base_ms": {
+        "maximum": 315360000000,
+        "minimum": 0,
+        "type": "integer"
+       },
+       "jitter": {
+        "description": "Share of each delay drawn at random.",
+        "maximum": 1,
+        "minimum": 0,
+        "type": "number"
+       },
+       "kind": {
+        "const": "exponential"
+       },
+       "max_ms": {
+        "maximum": 315360000000,
+        "minimum": 0,
+        "type": "integer"
+       }
+      },
+      "type": "object"
      }
-    },
-    "type": "object"
+    ]
    },
    "EnqueueRequest": {
     "additionalProperties": false,
-    "description": "Only type is required; send delay_ms or run_at, not both.",
+    "description": "Only type is required; send delay_ms or run_at, not both. A run_at in the past runs now.",
+    "not": {
+     "required": [
+      "delay_ms",
+      "run_at"
+     ]
+    },
     "properties": {
      "backoff": {
       "$ref": "#/components/schemas/Backoff"
@@ -82,9 +126,10 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "type": {
-      "description": "The handler to run.",
+      "description": "The handler to run: 1-200 characters, no control characters.",
       "maxLength": 200,
       "minLength": 1,
+      "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
       "type": "string"
      },
      "unique_key": {
@@ -169,7 +214,21 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "backoff": {
-      "$ref": "#/components/schemas/Backoff"
+      "properties": {
+       "base_ms": {
+        "type": "integer"
+       },
+       "jitter": {
+        "type": "number"
+       },
+       "kind": {
+        "type": "string"
+       },
+       "max_ms": {
+        "type": "integer"
+       }
+      },
+      "type": "object"
      },
      "crashes": {
       "type": "integer"
@@ -563,9 +622,10 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "type": {
-      "description": "The handler to run.",
+      "description": "The handler to run: 1-200 characters, no control characters.",
       "maxLength": 200,
       "minLength": 1,
+      "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
       "type": "string"
      },
      "tz": {
@@ -638,9 +698,10 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "type": {
-      "description": "The handler to run.",
+      "description": "The handler to run: 1-200 characters, no control characters.",
       "maxLength": 200,
       "minLength": 1,
+      "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
       "type": "string"
      },
      "tz": {
@@ -864,6 +925,7 @@ enum OpenAPIDocument {
       "name": "cursor",
       "required": false,
       "schema": {
+       "pattern": "^[0-9]{1,16}:[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -989,22 +1051,38 @@ enum OpenAPIDocument {
      "content": {
       "application/json": {
        "schema": {
-        "additionalProperties": false,
         "description": "Either ids or all: true.",
-        "properties": {
-         "all": {
-          "type": "boolean"
-         },
-         "ids": {
-          "items": {
-           "type": "string"
+        "oneOf": [
+         {
+          "additionalProperties": false,
+          "properties": {
+           "ids": {
+            "items": {
+             "type": "string"
+            },
+            "maxItems": 1000,
+            "minItems": 1,
+            "type": "array"
+           }
           },
-          "maxItems": 1000,
-          "minItems": 1,
-          "type": "array"
+          "required": [
+           "ids"
+          ],
+          "type": "object"
+         },
+         {
+          "additionalProperties": false,
+          "properties": {
+           "all": {
+            "const": true
+           }
+          },
+          "required": [
+           "all"
+          ],
+          "type": "object"
          }
-        },
-        "type": "object"
+        ]
        }
       }
      },
@@ -1140,6 +1218,7 @@ enum OpenAPIDocument {
       "name": "id",
       "required": true,
       "schema": {
+       "pattern": "^[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -1339,6 +1418,7 @@ enum OpenAPIDocument {
       "name": "cursor",
       "required": false,
       "schema": {
+       "pattern": "^[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -1460,6 +1540,7 @@ enum OpenAPIDocument {
     "operationId": "enqueueJob",
     "parameters": [
      {
+      "description": "The job's unique key when the body has none.",
       "in": "header",
       "name": "Idempotency-Key",
       "required": false,
@@ -1758,6 +1839,7 @@ enum OpenAPIDocument {
       "name": "id",
       "required": true,
       "schema": {
+       "pattern": "^[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -1868,6 +1950,7 @@ enum OpenAPIDocument {
       "name": "id",
       "required": true,
       "schema": {
+       "pattern": "^[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -2009,6 +2092,7 @@ enum OpenAPIDocument {
       "name": "id",
       "required": true,
       "schema": {
+       "pattern": "^[!-9;-z|~]{1,128}$",
        "type": "string"
       }
      }
@@ -2254,6 +2338,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -2380,6 +2465,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -2743,6 +2829,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -2863,6 +2950,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -2971,6 +3059,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -3111,6 +3200,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -3221,6 +3311,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }
@@ -3331,6 +3422,7 @@ enum OpenAPIDocument {
       "name": "name",
       "required": true,
       "schema": {
+       "pattern": "^[A-Za-z0-9_.-]{1,100}$",
        "type": "string"
       }
      }

@@ -39,10 +39,8 @@ extension ConveyorAPI {
             guard (1...512).contains(header.utf8.count) else {
                 throw APIProblem.invalid("Idempotency-Key", "the Idempotency-Key header must be 1-512 bytes")
             }
-            if let key = job.uniqueKey, key != header {
-                throw APIProblem.invalid("unique_key", "'unique_key' and the Idempotency-Key header differ; send one")
-            }
-            job.uniqueKey = header
+            // The body's unique_key, when there is one, is the job's key.
+            if job.uniqueKey == nil { job.uniqueKey = header }
         }
         let result = try await broker.enqueue(job)
         var object: [String: Any] = ["id": result.id, "state": result.state.rawValue]
@@ -112,11 +110,11 @@ extension ConveyorAPI {
             }
             filter.state = state
         }
-        filter.type = query["type"]
-        filter.queue = query["queue"]
+        filter.type = query.nonEmpty("type")
+        filter.queue = query.nonEmpty("queue")
         filter.since = try query.date("since")
         filter.until = try query.date("until")
-        filter.errorContains = query["q"]
+        filter.errorContains = query.nonEmpty("q")
         let limit = try query.int("limit", in: 1...1_000) ?? 100
         let cursor = query["cursor"]
         if let cursor, !JobID.isValid(cursor) { throw APIProblem.invalid("cursor", "'cursor' is not one this API returned") }
@@ -173,7 +171,11 @@ struct QueryInput {
         }
     }
 
-    subscript(name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
+    /// The value as sent (possibly empty).
+    subscript(name: String) -> String? { values[name] }
+
+    /// The value, nil when absent or empty.
+    func nonEmpty(_ name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
 
     func int(_ name: String, in range: ClosedRange<Int>) throws(APIProblem) -> Int? {
         guard let text = self[name] else { return nil }
@@ -185,7 +187,7 @@ struct QueryInput {
 
     func date(_ name: String) throws(APIProblem) -> Date? {
         guard let text = self[name] else { return nil }
-        guard let date = RFC3339.date(text) else {
+        guard let date = RFC3339.date(text, requireOffset: true) else {
             throw APIProblem.invalid(name, "'\(name)' must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
         }
         return date

@@ -67,8 +67,12 @@ struct AdminRouteTests {
             #expect(one.status == 200 && one.json["retried"] as? Int == 1)
             #expect((one.json["results"] as? [String: String])?["01a00000-0000-7000-8000-000000000000"] == "notfound")
             #expect(try await servers[0].broker.stats().dead == 3)
+            // Repeated ids (valid or not) count once.
+            let twice = try await api.post("/v1/dead/retry", ["ids": ["", "", ids[2], ids[2]]])
+            #expect(twice.status == 200 && twice.json["retried"] as? Int == 1)
+            #expect((twice.json["results"] as? [String: String]) == ["": "notfound", ids[2]: "retried"])
             let all = try await api.post("/v1/dead/retry", ["all": true])
-            #expect(all.status == 200 && all.json["retried"] as? Int == 3)
+            #expect(all.status == 200 && all.json["retried"] as? Int == 2)
             #expect(try await servers[0].broker.stats().queues["default"]?.normal == 4)
             for body: Any in [
                 [:] as [String: Any], ["ids": [ids[1]], "all": true], ["ids": []], ["all": "yes"], ["ids": [5]], ["every": true],

@@ -55,16 +55,16 @@ struct SystemRouteTests {
             let document = try await servers[0].client.with(key: nil).get("/openapi.json").json
             #expect(document["openapi"] as? String == "3.1.0")
             let paths = try #require(document["paths"] as? [String: [String: Any]])
-            let expected: [String: Set<String>] = [
-                "/v1/jobs": ["get", "post"], "/v1/jobs/batch": ["post"], "/v1/jobs/{id}": ["get"], "/v1/jobs/{id}/cancel": ["post"],
-                "/v1/jobs/{id}/retry": ["post"], "/v1/queues": ["get"], "/v1/queues/{name}/pause": ["post"],
-                "/v1/queues/{name}/resume": ["post"], "/v1/dead": ["get"], "/v1/dead/retry": ["post"], "/v1/dead/{id}": ["delete"],
-                "/v1/workers": ["get"], "/v1/stats": ["get"], "/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"],
-                "/openapi.json": ["get"], "/v1/schedules": ["get", "post"], "/v1/schedules/{name}": ["get", "put", "delete"],
-                "/v1/schedules/{name}/pause": ["post"], "/v1/schedules/{name}/resume": ["post"], "/v1/schedules/{name}/run": ["post"],
-            ]
+            let expected = Dictionary(uniqueKeysWithValues: ConveyorAPI.routes.map { ($0.path, Set($0.methods.map { $0.lowercased() })) })
+            #expect(expected.count == 22)
             #expect(Set(paths.keys) == Set(expected.keys))
             for (path, methods) in expected { #expect(Set(paths[path]?.keys ?? [:].keys) == methods, "\(path)") }
+            // A known path with another method: 405 naming the allowed ones.
+            let wrong = try await servers[0].client.send("PATCH", "/v1/jobs")
+            expectProblem(wrong, 405)
+            #expect(wrong[header: "Allow"] == "GET, POST")
+            #expect(try await servers[0].client.send("PUT", "/v1/jobs/abc/cancel")[header: "Allow"] == "POST")
+            expectProblem(try await servers[0].client.send("PATCH", "/v1/nowhere"), 404)
         }
     }
 }

@@ -139,8 +139,8 @@ struct ParsingTests {
     @Test("every Lua script is embedded, documented, and declares the keys its name counts")
     func luaScripts() throws {
         let names = BrokerScripts.embeddedNames
-        #expect(names.count == BrokerScripts().all.count)
-        for script in BrokerScripts().all {
+        #expect(Set(names) == Set(BrokerScripts().all.map(\.name) + ["rate-limit-1"]))
+        for script in BrokerScripts.embedded {
             let header = script.source.split(separator: "\n").prefix { $0.hasPrefix("--") }.joined(separator: "\n")
             #expect(header.hasPrefix("-- "), "\(script.name) has no header comment")
             #expect(header.contains("KEYS[1]") && header.contains("ARGV[1]") && header.contains("Returns"), "\(script.name) header")
@@ -181,5 +181,32 @@ struct JSONValidationTests {
         ])
     func rejects(text: String) {
         #expect(throws: ConveyorError.self) { try JSONText.validate(text) }
+    }
+}
+
+@Suite("Parsing: RFC 3339")
+struct RFC3339Tests {
+    @Test(arguments: [
+        ("2026-11-22T10:00:00Z", 1_795_341_600.0), ("2026-11-22T10:00:00.250Z", 1_795_341_600.25),
+        ("2026-11-22t11:30:00+01:30", 1_795_341_600.0), ("2026-11-22T08:00:00-02:00", 1_795_341_600.0),
+        ("2024-02-29T00:00:00Z", 1_709_164_800.0), ("1969-12-31T23:59:59Z", -1.0), ("0001-01-01T00:00:00Z", -62_135_596_800.0),
+        ("2016-12-31T23:59:60Z", 1_483_228_799.0),
+    ])
+    func valid(text: String, seconds: Double) {
+        #expect(RFC3339.date(text, requireOffset: true)?.timeIntervalSince1970 == seconds)
+    }
+
+    @Test(arguments: [
+        "", "2026-11-22", "2026-11-22T10:00Z", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z",
+        "2026-11-22T24:00:00Z", "2024-01-01T12:99:00Z", "2026-11-22T10:00:61Z", "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00+1:00",
+        "2026-11-22T10:00:00+24:00", "2026-11-22T10:00:00Zjunk", "２０２６-11-22T10:00:00Z", "2026-11-22T10:00:00",
+    ])
+    func invalid(text: String) {
+        #expect(RFC3339.date(text, requireOffset: true) == nil)
+    }
+
+    @Test func withoutAnOffsetMeansUTCUnlessRequired() {
+        #expect(RFC3339.date("2026-11-22T10:00:00")?.timeIntervalSince1970 == 1_795_341_600)
+        #expect(RFC3339.string(RFC3339.date("2026-11-22T10:00:00.5Z")!) == "2026-11-22T10:00:00.500Z")
     }
 }

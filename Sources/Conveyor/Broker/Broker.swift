@@ -221,8 +221,11 @@ public final class Broker: Sendable {
     /// Puts dead or cancelled jobs back on their queue. Returns each id's outcome: `retried`,
     /// `notfound`, `duplicate` (its unique key names another unfinished job), or the state that kept it.
     public func retry(ids: [String]) async throws -> [String: String] {
-        let valid = ids.filter(JobID.isValid)
-        var outcome: [String: String] = Dictionary(uniqueKeysWithValues: ids.filter { !JobID.isValid($0) }.map { ($0, "notfound") })
+        // Each id once (a repeated id would be retried, then reported as the state it just reached).
+        var seen = Set<String>()
+        let unique = ids.filter { seen.insert($0).inserted }
+        let valid = unique.filter(JobID.isValid)
+        var outcome: [String: String] = Dictionary(uniqueKeysWithValues: unique.filter { !JobID.isValid($0) }.map { ($0, "notfound") })
         guard !valid.isEmpty else { return outcome }
         let reply = try await scripts.retry.run(
             on: pool, keys: [keys.dead, keys.stats, keys.events, keys.inflight],

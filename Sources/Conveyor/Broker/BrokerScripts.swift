@@ -46,6 +46,11 @@ public struct BrokerScripts: Sendable {
         scheduleAdmin = script("schedule-admin-4")
     }
 
-    /// The names of every embedded script.
+    /// The names of every embedded script (the broker's, and `rate-limit-1` of ``RateLimiter``).
     public static var embeddedNames: [String] { EmbeddedLua.scripts.keys.sorted() }
+
+    /// Every embedded script, by name.
+    public static var embedded: [RedisScript] {
+        EmbeddedLua.scripts.sorted { $0.key < $1.key }.map { RedisScript(name: $0.key, source: $0.value) }
+    }
 }

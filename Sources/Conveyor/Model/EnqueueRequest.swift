@@ -48,8 +48,8 @@ public struct EnqueueRequest: Sendable, Equatable {
 
     /// Rejects bad input with a message that names the field; nothing is sent to Redis before this passes.
     public func validate(maxPayloadBytes: Int) throws(ConveyorError) {
-        guard !type.isEmpty, type.utf8.count <= 200, type.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
-            throw ConveyorError(.invalidArgument, "type must be 1-200 printable characters")
+        guard !type.isEmpty, type.unicodeScalars.count <= 200, type.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
+            throw ConveyorError(.invalidArgument, "type must be 1-200 characters, none of them a control character")
         }
         guard Names.isValid(queue) else {
             throw ConveyorError(.invalidArgument, "queue '\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
@@ -64,8 +64,8 @@ public struct EnqueueRequest: Sendable, Equatable {
         if let delay = delayMilliseconds, !(0...315_360_000_000).contains(delay) {
             throw ConveyorError(.invalidArgument, "delay must be from 0 to 10 years, got \(delay) ms")
         }
-        if let runAt, runAt.timeIntervalSince1970 < 0 || runAt.timeIntervalSinceNow > 315_360_000 {
-            throw ConveyorError(.invalidArgument, "run_at must be within the next 10 years")
+        if let runAt, runAt.timeIntervalSince1970 < 0 || runAt.timeIntervalSince1970 > 253_402_300_799 {
+            throw ConveyorError(.invalidArgument, "run_at must be from 1970 to 9999")
         }
         guard (0...315_360_000_000).contains(timeoutMilliseconds) else {
             throw ConveyorError(.invalidArgument, "timeout must be from 0 (none) to 10 years, got \(timeoutMilliseconds) ms")

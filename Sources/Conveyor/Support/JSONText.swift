@@ -38,10 +38,65 @@ public enum RFC3339 {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
-    /// Parses `2026-11-22T10:00:00Z`, with or without fractional seconds or an offset.
-    public static func date(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))
+    /// Parses `2026-11-22T10:00:00Z`, with or without fractional seconds, with `Z` or an offset such
+    /// as `+01:00` (none means UTC unless `requireOffset`). Strict: every field in its range (no
+    /// `12:99` rolling over into the next hour); a leap second `:60` reads as `:59`.
+    public static func date(_ text: String, requireOffset: Bool = false) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[start..<start + count] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        func byte(_ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
+        guard let year = number(0, 4), byte(4) == 45, let month = number(5, 2), byte(7) == 45, let day = number(8, 2),
+            let separator = byte(10), separator == 84 || separator == 116 || separator == 32,
+            let hour = number(11, 2), byte(13) == 58, let minute = number(14, 2), byte(16) == 58, let second = number(17, 2)
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if byte(index) == 46 {
+            index += 1
+            var scale = 0.1
+            let start = index
+            while let digit = byte(index), (48...57).contains(digit) {
+                fraction += Double(digit - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offset = 0
+        switch byte(index) {
+        case nil:
+            guard !requireOffset else { return nil }
+        case 90, 122:
+            index += 1
+        case 43, 45:
+            guard let hours = number(index + 1, 2), byte(index + 3) == 58, let minutes = number(index + 4, 2), hours < 24, minutes < 60
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60 * (byte(index) == 45 ? -1 : 1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let epochDays = era * 146_097 + dayOfEra - 719_468
+        let seconds = epochDays * 86_400 + hour * 3_600 + minute * 60 + min(second, 59) - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }
 

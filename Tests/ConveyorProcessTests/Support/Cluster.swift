@@ -169,7 +169,7 @@ func isRFC3339(_ value: Any?) -> Bool {
 
 /// Parses an RFC 3339 timestamp from JSON output.
 func date(_ value: Any?) -> Date? {
-    (value as? String).flatMap(RFC3339.date)
+    (value as? String).flatMap { RFC3339.date($0) }
 }
 
 /// Runs blocking work (stopping or restarting a redis-server) on a thread of its own, off the
