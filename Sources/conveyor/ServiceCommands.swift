@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conveyor
 import ConveyorHistory
+import ConveyorServer
 import Foundation
 import Logging
 import RedisClient
@@ -98,6 +99,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(name: .customLong("redis-port"), help: "Port of the local redis-server.") var redisPort: Int = 6379
     @Option(name: .customLong("mongo-port"), help: "Port of the local secantusd-py (when CONVEYOR_MONGO_URL is unset).")
     var mongoPort: Int = 27017
+    @Option(name: .customLong("api-port"), help: "Port of the REST API and dashboard, on 127.0.0.1 without API keys (0: no API).")
+    var apiPort: Int = 8080
 
     func run() async throws {
         let logger = Logger(label: "conveyor.dev")
@@ -161,6 +164,20 @@ struct DevCommand: AsyncParsableCommand {
         print("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
         let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
         var services: [any Service] = [Promoter(broker: broker), worker]
+        if apiPort != 0 {
+            var server = try ServerConfiguration.fromEnvironment(global.environment)
+            server.host = "127.0.0.1"
+            server.port = apiPort
+            server.authRequired = false
+            var apiMongo = mongoConfiguration
+            apiMongo.url = apiMongoConfiguration(["CONVEYOR_MONGO_URL": mongoConfiguration.url]).url
+            let api = ConveyorAPI(
+                broker: broker, mongo: try MongoClient(configuration: apiMongo, logger: logger), configuration: server, logger: logger)
+            services.append(
+                api.makeApplication { port in
+                    print("REST API:       http://127.0.0.1:\(port)/v1/queues   (no API keys; OpenAPI at /openapi.json)")
+                })
+        }
         if runHistory {
             services.append(
                 HistoryWriter(broker: broker, mongo: mongo, options: try HistoryWriterOptions.fromEnvironment(global.environment)))
