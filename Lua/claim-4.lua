@@ -34,8 +34,9 @@ for _, priority in ipairs(priorities) do
           redis.call('HSET', key, 'state', 'running', 'claims', claims, 'token', token, 'worker', worker,
             'attempts', attempts, 'started_at', now, 'updated_at', now)
           redis.call('ZADD', KEYS[1], now + lease, id)
-          emit(KEYS[3], maxlen, id, 'started', now, 'attempt', attempts, 'worker', worker,
-            'queued_ms', now - (tonumber(job[8]) or now))
+          local waited = now - (tonumber(job[8]) or now)
+          emit(KEYS[3], maxlen, id, 'started', now, 'attempt', attempts, 'worker', worker, 'queued_ms', waited)
+          observe_metric('wait', queue, job[3], waited)
           local n = #out
           out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, token, job[3], queue
           out[n + 5], out[n + 6], out[n + 7], out[n + 8] = priority, job[4], attempts, job[6]
@@ -55,4 +56,5 @@ if claimed >= max then
     end
   end
 end
+flush_metrics(prefix)
 return out

@@ -15,15 +15,17 @@ for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = prefix .. 'job:' .. id
   local lock = prefix .. 'lock:' .. id
-  local job = redis.call('HMGET', key, 'state', 'token', 'started_at', 'unique_key', 'attempts')
+  local job = redis.call('HMGET', key, 'state', 'token', 'started_at', 'unique_key', 'attempts', 'queue', 'type')
   if redis.call('GET', lock) == token then
     redis.call('DEL', lock)
     redis.call('ZREM', KEYS[1], id)
     if job[1] == 'running' then
       redis.call('HSET', key, 'state', 'succeeded', 'result', result, 'finished_at', now, 'updated_at', now)
       release_unique(prefix, id, job[4])
-      emit(KEYS[3], maxlen, id, 'succeeded', now, 'attempt', job[5] or '0', 'result', result,
-        'duration_ms', now - (tonumber(job[3]) or now))
+      local duration = now - (tonumber(job[3]) or now)
+      emit(KEYS[3], maxlen, id, 'succeeded', now, 'attempt', job[5] or '0', 'result', result, 'duration_ms', duration)
+      count_metric('succeeded', job[6], job[7], 1)
+      observe_metric('run', job[6], job[7], duration)
       expire_finished(key, keep)
       succeeded = succeeded + 1
       out[#out + 1] = 'ok'
@@ -40,4 +42,5 @@ for i = 4, #ARGV, 3 do
   end
 end
 if succeeded > 0 then redis.call('HINCRBY', KEYS[2], 'succeeded', succeeded) end
+flush_metrics(prefix)
 return out

@@ -57,6 +57,7 @@ for i = 0, count - 1 do
       redis.call('SET', prefix .. 'unique:' .. unique, id)
     end
     touched[queue] = true
+    count_metric('enqueued', queue, jtype, 1)
     enqueued = enqueued + 1
   end
 end
@@ -68,6 +69,7 @@ if earliest then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if tonumber(first[2]) >= earliest and redis.call('LLEN', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[4], '1') end
 end
+flush_metrics(prefix)
 if enqueued > 0 then
   redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued)
   trim_events(KEYS[3], maxlen)

@@ -16,7 +16,7 @@ for i = 4, #ARGV, 4 do
   local key = prefix .. 'job:' .. id
   local lock = prefix .. 'lock:' .. id
   local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'max_attempts', 'backoff',
-    'started_at', 'unique_key')
+    'started_at', 'unique_key', 'queue', 'type')
   if redis.call('GET', lock) == token then
     redis.call('DEL', lock)
     redis.call('ZREM', KEYS[1], id)
@@ -24,6 +24,8 @@ for i = 4, #ARGV, 4 do
       failed = failed + 1
       local attempts = tonumber(job[3]) or 1
       local duration = now - (tonumber(job[6]) or now)
+      count_metric('failed', job[8], job[9], 1)
+      observe_metric('run', job[8], job[9], duration)
       if attempts < (tonumber(job[4]) or 1) then
         local due = now + backoff_delay(job[5], attempts, rand)
         redis.call('HSET', key, 'state', 'retrying', 'last_error', err, 'run_at', due, 'updated_at', now)
@@ -39,6 +41,7 @@ for i = 4, #ARGV, 4 do
         release_unique(prefix, id, job[7])
         emit(KEYS[3], maxlen, id, 'dead', now, 'attempt', attempts, 'error', err, 'duration_ms', duration)
         cap_dead(prefix, KEYS[5], KEYS[3], maxlen, dead_max, now)
+        count_metric('dead', job[8], job[9], 1)
         died = died + 1
         out[#out + 1] = 'dead'
       end
@@ -57,4 +60,5 @@ end
 if failed > 0 then redis.call('HINCRBY', KEYS[2], 'failed', failed) end
 if retried > 0 then redis.call('HINCRBY', KEYS[2], 'retried', retried) end
 if died > 0 then redis.call('HINCRBY', KEYS[2], 'dead', died) end
+flush_metrics(prefix)
 return out

@@ -71,6 +71,8 @@ wake(prefix, queue)
 emit(KEYS[4], maxlen, id, 'enqueued', now, 'state', 'queued', 'type', jtype, 'queue', queue,
   'priority', priority, 'payload', payload, 'max_attempts', max_attempts, 'schedule', name, 'tick', tick)
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
+count_metric('enqueued', queue, jtype, 1)
+flush_metrics(prefix)
 redis.call('HSET', KEYS[1], 'last_run_id', id, 'last_run_at', now)
 redis.call('HINCRBY', KEYS[1], 'runs', 1)
 return {'fired', id}

@@ -15,7 +15,7 @@ local requeued, quarantined = 0, 0
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
   local key = prefix .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'crashes', 'attempts', 'worker', 'unique_key', 'token')
+  local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'crashes', 'attempts', 'worker', 'unique_key', 'token', 'type')
   local lock = prefix .. 'lock:' .. id
   if redis.call('GET', lock) == job[8] then redis.call('DEL', lock) end
   if job[1] == 'running' then
@@ -31,6 +31,7 @@ for _, id in ipairs(expired) do
       redis.call('HINCRBY', KEYS[2], 'dead', 1)
       emit(KEYS[3], maxlen, id, 'dead', now, 'error', reason, 'crashes', crashes, 'worker', job[6] or '')
       cap_dead(prefix, KEYS[4], KEYS[3], maxlen, dead_max, now)
+      count_metric('dead', job[2], job[9], 1)
       quarantined = quarantined + 1
     else
       redis.call('HSET', key, 'state', 'queued', 'crashes', crashes, 'attempts', attempts,
@@ -43,6 +44,7 @@ for _, id in ipairs(expired) do
     end
   end
 end
+flush_metrics(prefix)
 if #expired >= batch then return {requeued, quarantined, 0} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] == nil then return {requeued, quarantined, -1} end

@@ -83,3 +83,33 @@ local function backoff_delay(policy, attempt, rand)
   if jitter > 0 then delay = delay * (1 - jitter) + delay * jitter * tonumber(rand) end
   return math.floor(delay)
 end
+
+-- Cluster-wide job metrics, in the hash `{ns}:metrics` that `conveyor serve` exports on /metrics.
+-- Fields join their parts with byte 31 (no queue or type contains it): "c" counters
+-- c|<name>|<queue>|<type> (enqueued, succeeded, failed, dead), and histograms of milliseconds
+-- h|<name>|<queue>|<type>|<bucket> (bucket i counts values <= METRIC_BUCKETS[i], the one past the
+-- end the rest) with their sums s|<name>|<queue>|<type>; names: run (execution time of an attempt),
+-- wait (enqueue to start). A script adds up its increments and writes them once, with
+-- flush_metrics, before it returns: one HINCRBY per field touched, not per job.
+local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+local metric_increments = {}
+local function count_metric(name, queue, jtype, n)
+  local field = 'c\31' .. name .. '\31' .. (queue or '') .. '\31' .. (jtype or '')
+  metric_increments[field] = (metric_increments[field] or 0) + n
+end
+local function observe_metric(name, queue, jtype, ms)
+  if ms < 0 then ms = 0 end
+  local bucket = #METRIC_BUCKETS + 1
+  for i = 1, #METRIC_BUCKETS do
+    if ms <= METRIC_BUCKETS[i] then bucket = i break end
+  end
+  local series = name .. '\31' .. (queue or '') .. '\31' .. (jtype or '')
+  local field = 'h\31' .. series .. '\31' .. bucket
+  metric_increments[field] = (metric_increments[field] or 0) + 1
+  field = 's\31' .. series
+  metric_increments[field] = (metric_increments[field] or 0) + ms
+end
+local function flush_metrics(prefix)
+  local key = prefix .. 'metrics'
+  for field, n in pairs(metric_increments) do redis.call('HINCRBY', key, field, n) end
+end

@@ -39,6 +39,7 @@ extension ConveyorAPI {
         for outcome in ["enqueued", "succeeded", "failed", "retried", "dead", "cancelled", "stalled"] {
             sample("conveyor_jobs_total", [("outcome", outcome)], stats.totals[outcome] ?? 0)
         }
+        appendJobMetrics(try await broker.pool.command("HGETALL", broker.keys.prefix + "metrics").fieldMap ?? [:], to: &text)
         let stream = try await broker.pool.pipeline([["XLEN", broker.keys.events], ["XINFO", "GROUPS", broker.keys.events]])
         family("conveyor_event_stream_length", "gauge", "Entries in the event stream.")
         sample("conveyor_event_stream_length", [], stream[0].int ?? 0)
@@ -55,6 +56,67 @@ extension ConveyorAPI {
         if stream[1].array == nil { lag = stream[0].int ?? 0 }
         sample("conveyor_history_lag_events", [], lag)
         return text
+    }
+
+    /// The bucket bounds (ms) of the job histograms, as `Lua/includes/common.lua` counts them.
+    static let metricBuckets = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000]
+
+    /// Renders the scripts' counters and histograms from the `{ns}:metrics` hash: jobs enqueued,
+    /// succeeded, failed (attempts) and dead by queue and type; execution time and enqueue-to-start
+    /// latency histograms (seconds) by queue and type.
+    func appendJobMetrics(_ fields: [String: String], to text: inout String) {
+        struct Series: Hashable, Comparable {
+            var name: String
+            var queue: String
+            var type: String
+            static func < (a: Series, b: Series) -> Bool { (a.name, a.queue, a.type) < (b.name, b.queue, b.type) }
+        }
+        var counters: [Series: Int] = [:]
+        var buckets: [Series: [Int]] = [:]
+        var sums: [Series: Int] = [:]
+        for (field, value) in fields {
+            let parts = field.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 4, let number = Int(value) else { continue }
+            let series = Series(name: parts[1], queue: parts[2], type: parts[3])
+            switch parts[0] {
+            case "c" where parts.count == 4: counters[series] = number
+            case "s" where parts.count == 4: sums[series] = number
+            case "h" where parts.count == 5:
+                guard let bucket = Int(parts[4]), (1...Self.metricBuckets.count + 1).contains(bucket) else { continue }
+                buckets[series, default: Array(repeating: 0, count: Self.metricBuckets.count + 1)][bucket - 1] = number
+            default: continue
+            }
+        }
+        func labels(_ series: Series) -> String {
+            "queue=\"\(Self.escapeLabel(series.queue))\",type=\"\(Self.escapeLabel(series.type))\""
+        }
+        for (name, help) in [
+            ("enqueued", "Jobs enqueued"), ("succeeded", "Jobs that succeeded"), ("failed", "Failed attempts"),
+            ("dead", "Jobs moved to the dead-letter set"),
+        ] {
+            let metric = "conveyor_jobs_\(name)_total"
+            text += "# HELP \(metric) \(help), by queue and type.\n# TYPE \(metric) counter\n"
+            for series in counters.keys.filter({ $0.name == name }).sorted() {
+                text += "\(metric){\(labels(series))} \(counters[series]!)\n"
+            }
+        }
+        for (name, metric, help) in [
+            ("run", "conveyor_job_duration_seconds", "Execution time of attempts (succeeded or failed), by queue and type."),
+            ("wait", "conveyor_job_wait_seconds", "Time from enqueue (or promotion) to start, by queue and type."),
+        ] {
+            text += "# HELP \(metric) \(help)\n# TYPE \(metric) histogram\n"
+            for series in buckets.keys.filter({ $0.name == name }).sorted() {
+                let counts = buckets[series]!
+                var cumulative = 0
+                for (index, count) in counts.enumerated() {
+                    cumulative += count
+                    let bound = index < Self.metricBuckets.count ? String(Double(Self.metricBuckets[index]) / 1_000) : "+Inf"
+                    text += "\(metric)_bucket{\(labels(series)),le=\"\(bound)\"} \(cumulative)\n"
+                }
+                text += "\(metric)_sum{\(labels(series))} \(Double(sums[series] ?? 0) / 1_000)\n"
+                text += "\(metric)_count{\(labels(series))} \(cumulative)\n"
+            }
+        }
     }
 
     static func escapeLabel(_ value: String) -> String {

@@ -31,19 +31,37 @@ struct SystemRouteTests {
     @Test func metricsShowTheClusterAndTheHTTPTraffic() async throws {
         try await withAPI(worker: true) { servers in
             let api = servers[0].client
-            _ = try await api.post("/v1/jobs/batch", ["jobs": [["type": "echo"], ["type": "echo", "queue": "mail"]]])
+            _ = try await api.post(
+                "/v1/jobs/batch",
+                [
+                    "jobs": [
+                        ["type": "echo"], ["type": "echo", "queue": "mail"],
+                        ["type": "fail", "payload": ["times": 5], "max_attempts": 2, "backoff": ["kind": "none"]],
+                    ]
+                ])
             _ = try await api.post("/v1/jobs", ["type": "x", "queue": "later", "delay_ms": 600_000])
-            try await eventually(timeout: 30) { try await servers[0].broker.stats().totals["succeeded"] == 2 }
+            try await eventually(timeout: 30) {
+                let totals = try await servers[0].broker.stats().totals
+                return totals["succeeded"] == 2 && totals["dead"] == 1
+            }
             _ = try await api.get("/v1/jobs/unknown")
             let reply = try await api.get("/metrics")
             #expect(reply.status == 200 && reply[header: "content-type"]?.hasPrefix("text/plain") == true)
             let text = reply.text
             for line in [
-                #"conveyor_jobs_total{outcome="enqueued"} 3"#, #"conveyor_jobs_total{outcome="succeeded"} 2"#,
+                #"conveyor_jobs_total{outcome="enqueued"} 4"#, #"conveyor_jobs_total{outcome="succeeded"} 2"#,
                 #"conveyor_jobs_delayed{queue="later"} 1"#, #"conveyor_queue_depth{queue="mail",priority="normal"} 0"#,
                 #"conveyor_http_requests_total{method="POST",route="/v1/jobs/batch",status="201"} 1"#,
                 #"conveyor_http_requests_total{method="GET",route="/v1/jobs/{id}",status="404"} 1"#, "conveyor_event_stream_length ",
                 "conveyor_history_lag_events ", "# TYPE conveyor_http_request_duration_seconds histogram",
+                #"conveyor_jobs_enqueued_total{queue="mail",type="echo"} 1"#,
+                #"conveyor_jobs_enqueued_total{queue="default",type="echo"} 1"#,
+                #"conveyor_jobs_succeeded_total{queue="mail",type="echo"} 1"#,
+                #"conveyor_jobs_failed_total{queue="default",type="fail"} 2"#,
+                #"conveyor_jobs_dead_total{queue="default",type="fail"} 1"#,
+                #"conveyor_job_duration_seconds_bucket{queue="default",type="echo",le="+Inf"} 1"#,
+                #"conveyor_job_duration_seconds_count{queue="default",type="fail"} 2"#,
+                #"conveyor_job_wait_seconds_bucket{queue="mail",type="echo",le="+Inf"} 1"#, "# TYPE conveyor_job_wait_seconds histogram",
             ] {
                 #expect(text.contains(line), "missing \(line)")
             }
