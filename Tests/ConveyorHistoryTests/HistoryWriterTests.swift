@@ -134,6 +134,11 @@ struct HistoryWriterTests {
                     try await expectHistoryComplete(broker, mongo)
                     let total = try await events(broker).count
                     #expect(first.writtenCount + second.writtenCount == total)
+                    let status = try await broker.eventStreamStatus()
+                    #expect(status.length == total)
+                    #expect(status.historyGroupExists)
+                    #expect(status.historyLag == 0)
+                    #expect(status.historyPending == 0)
                 }
                 // Stopped with nothing pending, both left the group.
                 let consumers = try await broker.pool.command("XINFO", "CONSUMERS", broker.keys.events, "history")
