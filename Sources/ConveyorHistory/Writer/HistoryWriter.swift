@@ -19,10 +19,16 @@ public struct HistoryWriterOptions: Sendable {
     public var claimIdleMilliseconds: Int
     /// Documents expire this long after the job finished or the event happened; nil = kept forever.
     public var ttlSeconds: Int?
+    /// How often the writer checks its lag behind the stream (`Broker.eventStreamStatus`).
+    public var lagCheckInterval: Duration
+    /// The lag, as a fraction of the stream's cap, at which the writer logs at `.critical` (once per
+    /// check interval while it lasts; `.notice` once when it drops back under).
+    public var lagAlarmRatio: Double
 
     public init(
         group: String = "history", consumer: String? = nil, batch: Int = 1_000, blockMilliseconds: Int = 1_000,
-        claimIdleMilliseconds: Int = 30_000, ttlSeconds: Int? = nil
+        claimIdleMilliseconds: Int = 30_000, ttlSeconds: Int? = nil, lagCheckInterval: Duration = .seconds(10),
+        lagAlarmRatio: Double = 0.8
     ) {
         self.group = group
         self.consumer = consumer ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -30,6 +36,8 @@ public struct HistoryWriterOptions: Sendable {
         self.blockMilliseconds = blockMilliseconds
         self.claimIdleMilliseconds = claimIdleMilliseconds
         self.ttlSeconds = ttlSeconds
+        self.lagCheckInterval = lagCheckInterval
+        self.lagAlarmRatio = lagAlarmRatio
     }
 
     /// Options from `CONVEYOR_HISTORY_TTL` (`30d`, `12h`...) and `CONVEYOR_HISTORY_CLAIM_IDLE` (`30s`).
@@ -91,7 +99,11 @@ public final class HistoryWriter: Service, Sendable {
         let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-history")
         defer { lane.close() }
         await withGracefulShutdownHandler {
-            await self.loop(lane: lane)
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await self.watchLag() }
+                await self.loop(lane: lane)
+                tasks.cancelAll()
+            }
         } onGracefulShutdown: {
             self.stop()
         }
@@ -168,6 +180,33 @@ public final class HistoryWriter: Service, Sendable {
                 readingOwnPending = true
                 await sleep(milliseconds: min(5_000, 100 << min(failures, 6)))
             }
+        }
+    }
+
+    /// Checks the group's lag every `lagCheckInterval` (on the broker's pool, so a writer stuck retrying
+    /// MongoDB still checks) and logs what `HistoryLagAlarm` decides.
+    private func watchLag() async {
+        var alarm = HistoryLagAlarm(threshold: options.lagAlarmRatio, interval: options.lagCheckInterval)
+        let milliseconds = Int(options.lagCheckInterval / .milliseconds(1))
+        while !isStopping, !Task.isCancelled {
+            if let status = try? await broker.eventStreamStatus(group: options.group) {
+                let metadata: Logger.Metadata = [
+                    "lag": .stringConvertible(status.historyLag ?? -1), "max_length": .stringConvertible(status.maxLength),
+                    "pending": .stringConvertible(status.historyPending), "stream": .string(broker.keys.events),
+                ]
+                switch alarm.observe(status, now: .now) {
+                case .quiet: break
+                case .critical:
+                    logger.critical(
+                        "history writer is \(Int(((status.historyLagRatio ?? 0) * 100).rounded())) % of the event stream's cap behind: events trimmed before they are read never reach MongoDB (scale writers out, check MongoDB, or raise CONVEYOR_EVENTS_MAXLEN)",
+                        metadata: metadata)
+                case .recovered:
+                    logger.notice(
+                        "history writer lag is back under \(Int((options.lagAlarmRatio * 100).rounded())) % of the event stream's cap",
+                        metadata: metadata)
+                }
+            }
+            await sleep(milliseconds: max(1, milliseconds))
         }
     }
 
@@ -289,7 +328,7 @@ public final class HistoryWriter: Service, Sendable {
 
     private func sleep(milliseconds: Int) async {
         var left = milliseconds
-        while left > 0, !isStopping {
+        while left > 0, !isStopping, !Task.isCancelled {
             let step = min(left, 100)
             try? await Task.sleep(for: .milliseconds(step))
             left -= step
