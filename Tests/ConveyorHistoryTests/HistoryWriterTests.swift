@@ -121,6 +121,79 @@ struct HistoryWriterTests {
         }
     }
 
+    @Test func aRetryClearsFinishedAtWhateverOrderEventsAreWrittenIn() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let writer = historyWriter(broker, mongo)
+                func events(_ job: String, through last: Int) -> [HistoryEvent] {
+                    let all = [
+                        ["event": "enqueued", "state": "queued", "type": "t", "queue": "q"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "dead", "attempt": "1", "error": "e", "duration_ms": "1"],
+                        ["event": "queued", "from": "dead"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "cancelled"],
+                        ["event": "queued", "from": "cancelled"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "succeeded", "attempt": "1", "duration_ms": "1"],
+                    ]
+                    return all.prefix(last + 1).enumerated().map { index, fields in
+                        HistoryEvent(id: "\(1000 + index)-0", fields: fields.merging(["job": job, "ts": String(1000 + index)]) { $1 })
+                    }
+                }
+                var generator = SeededGenerator(seed: 7)
+                // Cut after each retry (unfinished), after each final event, and at the end.
+                for (last, finished) in [(2, 1002), (3, nil), (5, 1005), (6, nil), (8, 1008)] as [(Int, Int64?)] {
+                    let inOrder = events("j\(last)", through: last)
+                    var orders = [inOrder, inOrder.reversed()]
+                    for _ in 0..<4 { orders.append(inOrder.shuffled(using: &generator)) }
+                    for (index, order) in orders.enumerated() {
+                        let job = "j\(last)-\(index)"
+                        for event in order {
+                            try await writer.writeToMongo([HistoryEvent(id: event.id, fields: event.fields.merging(["job": job]) { $1 })])
+                        }
+                        let document = try #require(try await mongo.collection("jobs").findOne(["_id": .string(job)]))
+                        let order = order.map(\.id)
+                        #expect(document["finished_at"] == finished.map { .date(milliseconds: $0) }, "after events \(order)")
+                        #expect(document["last_event"]?.stringValue == inOrder.last?.name, "after events \(order)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func retryingADeadOrCancelledJobClearsFinishedAtInMongo() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let dead = try await broker.enqueue(EnqueueRequest(type: "fail", payload: #"{"times":5}"#, maxAttempts: 1))
+                let cancelled = try await broker.enqueue(EnqueueRequest(type: "noop", delayMilliseconds: 3_600_000))
+                _ = try await broker.cancel(cancelled.id)
+                let jobs = mongo.collection("jobs")
+                try await withServices([historyWriter(broker, mongo)]) {
+                    try await withWorker(broker) { _ in try await waitForState(broker, dead.id, .dead) }
+                    try await expectHistoryComplete(broker, mongo)
+                    for id in [dead.id, cancelled.id] {
+                        #expect(try await jobs.findOne(["_id": .string(id)])?["finished_at"]?.dateValue != nil)
+                    }
+                    // Retried, and not run yet: unfinished in MongoDB too.
+                    #expect(try await broker.retry(ids: [dead.id, cancelled.id]) == [dead.id: "retried", cancelled.id: "retried"])
+                    try await expectHistoryComplete(broker, mongo)
+                    for id in [dead.id, cancelled.id] {
+                        let document = try #require(try await jobs.findOne(["_id": .string(id)]))
+                        #expect(document["state"] == "queued")
+                        #expect(document["finished_at"] == nil)
+                    }
+                    // The retried no-op runs and finishes again.
+                    try await withWorker(broker) { _ in try await waitForState(broker, cancelled.id, .succeeded) }
+                    try await expectHistoryComplete(broker, mongo)
+                    let document = try #require(try await jobs.findOne(["_id": .string(cancelled.id)]))
+                    #expect(document["state"] == "succeeded")
+                    #expect(document["finished_at"]?.dateValue != nil)
+                }
+            }
+        }
+    }
+
     @Test func twoWritersWriteEachEventOnce() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in
@@ -248,5 +321,20 @@ struct HistoryRetentionTests {
                 #expect(try HistoryWriterOptions.fromEnvironment([:]).ttlSeconds == nil)
             }
         }
+    }
+}
+
+/// A deterministic random number generator (SplitMix64), so a shuffled order can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
     }
 }

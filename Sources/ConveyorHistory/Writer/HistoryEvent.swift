@@ -89,7 +89,9 @@ public struct HistoryEvent: Sendable, Hashable {
     /// 1. facts that never change once known, merged with `$set` (type, queue, payload, result,
     ///    per-attempt details under `attempts.<n>.*`), and times merged with `$min`/`$max`;
     /// 2. the state, set only when this event is later in the stream than the event that set the
-    ///    current one (`state_event` holds that event's `orderKey`);
+    ///    current one (`state_event` holds that event's `orderKey`), and with it `finished_at`: set by a
+    ///    final event, removed by any other (a dead or cancelled job retried is unfinished again, and
+    ///    the TTL index must not expire it);
     /// 3. the last error, under the same rule with its own key (`last_error_event`).
     ///
     /// A conditional write whose filter does not match (a later event is already there) turns into an
@@ -132,7 +134,6 @@ public struct HistoryEvent: Sendable, Hashable {
         default:
             break
         }
-        if isFinal { maximum.append(("finished_at", at)) }
 
         var update: [(String, BSONValue)] = []
         if !set.isEmpty { update.append(("$set", .document(Document(set)))) }
@@ -147,7 +148,9 @@ public struct HistoryEvent: Sendable, Hashable {
             writes.append(
                 Self.latestWins(
                     job: job, keyField: "state_event", key: key,
-                    fields: [("state", .string(state)), ("state_event", key), ("last_event", .string(name))]))
+                    fields: [("state", .string(state)), ("state_event", key), ("last_event", .string(name))]
+                        + (isFinal ? [("finished_at", at)] : []),
+                    unset: isFinal ? [] : ["finished_at"]))
         }
         if let error = bson("error"), ["retrying", "dead"].contains(name) {
             writes.append(
@@ -157,12 +160,16 @@ public struct HistoryEvent: Sendable, Hashable {
         return writes
     }
 
-    private static func latestWins(job: String, keyField: String, key: BSONValue, fields: [(String, BSONValue)]) -> JobWrite {
+    private static func latestWins(
+        job: String, keyField: String, key: BSONValue, fields: [(String, BSONValue)], unset: [String] = []
+    ) -> JobWrite {
         let filter: Document = [
             "_id": .string(job),
             "$or": [[keyField: ["$lt": key]], [keyField: ["$exists": false]]],
         ]
-        return JobWrite(model: .updateOne(filter: filter, update: ["$set": .document(Document(fields))], upsert: true), conditional: true)
+        var update: Document = ["$set": .document(Document(fields))]
+        if !unset.isEmpty { update["$unset"] = .document(Document(unset.map { ($0, BSONValue.string("")) })) }
+        return JobWrite(model: .updateOne(filter: filter, update: update, upsert: true), conditional: true)
     }
 }
 
