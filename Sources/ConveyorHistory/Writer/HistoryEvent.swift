@@ -163,10 +163,10 @@ public struct HistoryEvent: Sendable, Hashable {
     private static func latestWins(
         job: String, keyField: String, key: BSONValue, fields: [(String, BSONValue)], unset: [String] = []
     ) -> JobWrite {
-        let filter: Document = [
-            "_id": .string(job),
-            "$or": [[keyField: ["$lt": key]], [keyField: ["$exists": false]]],
-        ]
+        // "Absent or older" as `$not: {$gte: key}` rather than an `$or` of the two: the same documents
+        // (the field only ever holds order keys), but SecantusDB scans the whole collection for an
+        // `$or` next to the `_id` (about 10 ms per write at 3,000 jobs, growing with the collection).
+        let filter: Document = ["_id": .string(job), keyField: ["$not": ["$gte": key]]]
         var update: Document = ["$set": .document(Document(fields))]
         if !unset.isEmpty { update["$unset"] = .document(Document(unset.map { ($0, BSONValue.string("")) })) }
         return JobWrite(model: .updateOne(filter: filter, update: update, upsert: true), conditional: true)
