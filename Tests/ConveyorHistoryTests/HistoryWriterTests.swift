@@ -279,23 +279,55 @@ struct HistoryWriterTests {
         try await server.start()
         defer { server.stop() }
         let mongo = try MongoClient(configuration: MongoConfiguration(url: server.url(database: "outage"), threads: 2))
+        let (before, during) = (500, 2_000)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var phases: [String] = []
+        func phase(_ name: String) {
+            phases.append(name + " at " + String(format: "%.1f s", Double(started.duration(to: clock.now) / .milliseconds(1)) / 1_000))
+        }
         try await withBroker { broker in
-            try await withServices([historyWriter(broker, mongo, batch: 100)]) {
+            let writer = historyWriter(broker, mongo, batch: 100)
+            try await withServices([writer]) {
                 try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
-                    _ = try await broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") })
+                    _ = try await broker.enqueue(batch: (0..<before).map { _ in EnqueueRequest(type: "noop") })
                     try await eventually(timeout: 30) { (try? await mongo.collection("job_events").countDocuments()) ?? 0 > 0 }
                     server.stop()
+                    phase("MongoDB stopped")
+                    let succeededAtStop = try await broker.stats().totals["succeeded"] ?? 0
+                    let writtenAtStop = writer.writtenCount
                     // Jobs keep succeeding while MongoDB is down.
-                    _ = try await broker.enqueue(batch: (0..<400).map { _ in EnqueueRequest(type: "noop") })
+                    _ = try await broker.enqueue(batch: (0..<during).map { _ in EnqueueRequest(type: "noop") })
                     try await eventually(timeout: 30, "processing paused while MongoDB was down") {
-                        (try await broker.stats().totals["succeeded"] ?? 0) >= 600
+                        (try await broker.stats().totals["succeeded"] ?? 0) >= before + during
                     }
+                    phase("all jobs succeeded")
+                    let succeededAtRestart = try await broker.stats().totals["succeeded"] ?? 0
+                    #expect(succeededAtRestart - succeededAtStop >= during, "jobs succeeded during the outage")
+                    // Meanwhile the writer wrote at most the batch in flight when MongoDB went away: the
+                    // events wait in the stream, unread.
+                    #expect(writer.writtenCount - writtenAtStop <= 100)
+                    let status = try await broker.eventStreamStatus()
+                    #expect((status.historyLag ?? 0) >= during * 3 - 100, "lag \(String(describing: status.historyLag))")
+                    #expect(status.historyPending <= 100)
                     try await server.start()
+                    phase("MongoDB restarted")
                 }
                 try await expectHistoryComplete(broker, mongo, timeout: 60)
+                phase("history complete")
+                #expect(writer.writtenCount == (try await events(broker).count))
             }
-            #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 600)
+            // Exact: one document per job, every one succeeded with its single attempt, no event twice.
+            let jobs = mongo.collection("jobs")
+            #expect(try await jobs.countDocuments() == before + during)
+            #expect(try await jobs.countDocuments(["state": "succeeded"]) == before + during)
+            #expect(
+                try await jobs.countDocuments(["attempts.1.outcome": "succeeded", "finished_at": ["$exists": true]]) == before + during)
+            #expect(try await mongo.collection("job_events").countDocuments() == 3 * (before + during))
+            let status = try await broker.eventStreamStatus()
+            #expect(status.historyLag == 0 && status.historyPending == 0)
         }
+        print("MongoDB outage test: \(phases.joined(separator: ", "))")
         try? await mongo.dropDatabase()
         await mongo.close()
     }
