@@ -82,9 +82,13 @@ struct HistoryWriterTests {
                 }
                 #expect(names == ["enqueued", "started", "retrying", "queued", "started", "succeeded"])
                 let indexes = try await jobs.listIndexes().compactMap { $0["name"]?.stringValue }
-                #expect(
-                    Set(indexes).isSuperset(of: ["state_1_updated_at_-1", "type_1_created_at_-1", "queue_1_created_at_-1", "unique_key_1"]))
-                #expect(!indexes.contains("finished_at_ttl"))
+                // Created by the running writer: what the list and timeline queries filter and sort by.
+                #expect(Set(indexes) == ["_id_", "state_1__id_-1", "type_1__id_-1", "queue_1__id_-1", "unique_key_1"])
+                let state = try #require(try await jobs.listIndexes().first { $0["name"] == "state_1__id_-1" })
+                #expect(state["key"]?.documentValue?.keys == ["state", "_id"])
+                #expect(state["key"]?.documentValue?["_id"]?.intValue == -1)
+                let eventIndexes = try await mongo.collection("job_events").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(eventIndexes) == ["_id_", "job_1__id_1"])
             }
         }
     }
@@ -335,6 +339,25 @@ struct HistoryWriterTests {
 
 @Suite("History: retention")
 struct HistoryRetentionTests {
+    @Test func indexesOfEarlierVersionsAreDropped() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                try await mongo.collection("jobs").createIndexes([
+                    IndexModel(keys: ["state": 1, "updated_at": -1]), IndexModel(keys: ["type": 1, "created_at": -1]),
+                    IndexModel(keys: ["queue": 1, "created_at": -1]),
+                ])
+                try await mongo.collection("job_events").createIndexes([IndexModel(keys: ["job": 1, "ts": 1])])
+                let writer = historyWriter(broker, mongo)
+                try await writer.createIndexes()
+                try await writer.createIndexes()
+                let jobIndexes = try await mongo.collection("jobs").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(jobIndexes) == ["_id_", "state_1__id_-1", "type_1__id_-1", "queue_1__id_-1", "unique_key_1"])
+                let eventIndexes = try await mongo.collection("job_events").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(eventIndexes) == ["_id_", "job_1__id_1"])
+            }
+        }
+    }
+
     @Test func ttlIndexesOnlyWhenConfigured() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in
@@ -349,7 +372,7 @@ struct HistoryRetentionTests {
                 let eventTTL = try #require(eventIndexes.first { $0["name"] == "ts_ttl" })
                 #expect(jobTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
                 #expect(eventTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
-                #expect(eventIndexes.contains { $0["name"] == "job_1_ts_1" })
+                #expect(eventIndexes.contains { $0["name"] == "job_1__id_1" })
                 #expect(try HistoryWriterOptions.fromEnvironment([:]).ttlSeconds == nil)
             }
         }

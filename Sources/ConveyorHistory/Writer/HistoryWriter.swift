@@ -111,21 +111,39 @@ public final class HistoryWriter: Service, Sendable {
         logger.info("history writer stopped", metadata: ["consumer": .string(options.consumer)])
     }
 
-    /// Creates the indexes (idempotent).
+    /// Indexes of earlier versions that no query uses any more; dropped by `createIndexes` (every
+    /// write that changes `updated_at` paid for the first one).
+    static let supersededIndexes: [(collection: String, name: String)] = [
+        ("jobs", "state_1_updated_at_-1"), ("jobs", "type_1_created_at_-1"), ("jobs", "queue_1_created_at_-1"),
+        ("job_events", "job_1_ts_1"),
+    ]
+
+    /// Creates the indexes the history queries use (idempotent), and drops superseded ones.
+    ///
+    /// `HistoryQueries.listJobs` filters on state, type and/or queue and sorts by `_id` descending
+    /// (keyset paging), hence `{state:1,_id:-1}`, `{type:1,_id:-1}`, `{queue:1,_id:-1}`; a job's
+    /// timeline is its events sorted by `_id`, hence `{job:1,_id:1}`.
     public func createIndexes() async throws {
         var jobIndexes = [
-            IndexModel(keys: ["state": 1, "updated_at": -1]),
-            IndexModel(keys: ["type": 1, "created_at": -1]),
-            IndexModel(keys: ["queue": 1, "created_at": -1]),
+            IndexModel(keys: ["state": 1, "_id": -1]),
+            IndexModel(keys: ["type": 1, "_id": -1]),
+            IndexModel(keys: ["queue": 1, "_id": -1]),
             IndexModel(keys: ["unique_key": 1]),
         ]
-        var eventIndexes = [IndexModel(keys: ["job": 1, "ts": 1])]
+        var eventIndexes = [IndexModel(keys: ["job": 1, "_id": 1])]
         if let ttl = options.ttlSeconds {
             jobIndexes.append(IndexModel(keys: ["finished_at": 1], name: "finished_at_ttl", expireAfterSeconds: ttl))
             eventIndexes.append(IndexModel(keys: ["ts": 1], name: "ts_ttl", expireAfterSeconds: ttl))
         }
         try await jobs.createIndexes(jobIndexes)
         try await jobEvents.createIndexes(eventIndexes)
+        for (collection, name) in Self.supersededIndexes {
+            let present = try await mongo.collection(collection).listIndexes().contains { $0["name"]?.stringValue == name }
+            if present {
+                _ = try await mongo.runCommand(["dropIndexes": .string(collection), "index": .string(name)])
+                logger.notice("dropped a superseded history index", metadata: ["collection": .string(collection), "index": .string(name)])
+            }
+        }
     }
 
     private func loop(lane: RedisPool) async {
