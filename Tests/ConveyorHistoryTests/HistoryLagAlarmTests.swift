@@ -4,7 +4,6 @@ import ConveyorTestSupport
 import Foundation
 import Logging
 import RedisClient
-import Synchronization
 import Testing
 
 /// A stream status with this lag against a cap of 1,000.
@@ -43,34 +42,6 @@ struct HistoryLagAlarmTests {
         let noCap = EventStreamStatus(length: 5, maxLength: 0, historyLag: 5, historyPending: 0, historyGroupExists: true)
         #expect(alarm.observe(noCap, now: now) == .quiet)
         #expect(!alarm.isAlarming)
-    }
-}
-
-/// Log records kept in memory, for tests that check what a service logged.
-final class CapturedLogs: Sendable {
-    let records = Mutex<[(level: Logger.Level, message: String)]>([])
-
-    var logger: Logger {
-        Logger(label: "conveyor.test.captured") { _ in CapturingLogHandler(logs: self) }
-    }
-
-    func messages(_ level: Logger.Level) -> [String] {
-        records.withLock { $0.filter { $0.level == level }.map(\.message) }
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let logs: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .notice
-
-    func log(event: LogEvent) {
-        logs.records.withLock { $0.append((event.level, event.message.description)) }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 }
 
