@@ -157,13 +157,59 @@ struct HistoryWriterTests {
                             try await writer.writeToMongo([HistoryEvent(id: event.id, fields: event.fields.merging(["job": job]) { $1 })])
                         }
                         let document = try #require(try await mongo.collection("jobs").findOne(["_id": .string(job)]))
-                        let order = order.map(\.id)
-                        #expect(document["finished_at"] == finished.map { .date(milliseconds: $0) }, "after events \(order)")
-                        #expect(document["last_event"]?.stringValue == inOrder.last?.name, "after events \(order)")
+                        let ids = order.map(\.id)
+                        #expect(document["finished_at"] == finished.map { .date(milliseconds: $0) }, "after events \(ids)")
+                        #expect(document["last_event"]?.stringValue == inOrder.last?.name, "after events \(ids)")
+                        // The same events as one batch (merged into fewer writes): the same document. (Except
+                        // `attempts` out of order: a retried job numbers its attempts from 1 again, and which
+                        // run's `attempts.1` stays depends on the order of writes; a batch keeps the later one.)
+                        let batched = job + "-batch"
+                        try await writer.writeToMongo(
+                            order.map { HistoryEvent(id: $0.id, fields: $0.fields.merging(["job": batched]) { $1 }) })
+                        var merged = try #require(try await mongo.collection("jobs").findOne(["_id": .string(batched)]))
+                        merged["_id"] = .string(job)
+                        var expected = document
+                        if index > 0 {
+                            merged["attempts"] = nil
+                            expected["attempts"] = nil
+                        }
+                        #expect(Self.sortedFields(merged) == Self.sortedFields(expected), "batch of \(ids)")
                     }
                 }
             }
         }
+    }
+
+    /// A document with its fields (and nested documents' fields) sorted by key, to compare content.
+    static func sortedFields(_ document: Document) -> Document {
+        Document(
+            document.elements.sorted { $0.key < $1.key }.map { key, value in
+                (key, value.documentValue.map { .document(sortedFields($0)) } ?? value)
+            })
+    }
+
+    @Test func aBatchMergesEachJobsWritesIntoOneUpsertAndOneStateWrite() {
+        let events = ["a", "b"].flatMap { job in
+            [
+                HistoryEvent(id: "1-0", fields: ["job": job, "event": "enqueued", "ts": "1", "type": "t"]),
+                HistoryEvent(id: "3-0", fields: ["job": job, "event": "succeeded", "ts": "3", "attempt": "1", "duration_ms": "1"]),
+                HistoryEvent(id: "2-0", fields: ["job": job, "event": "started", "ts": "2", "attempt": "1", "worker": "w"]),
+                HistoryEvent(id: "4-0", fields: ["event": "paused", "ts": "4", "queue": "q"]),
+            ]
+        }
+        let writes = HistoryEvent.jobWrites(events)
+        #expect(writes.count == 4)
+        #expect(writes.map(\.conditional) == [false, true, false, true])
+        guard case .updateOne(_, let update, true) = writes[0].model, case .updateOne(_, let state, true) = writes[1].model else {
+            Issue.record("not upserts: \(writes)")
+            return
+        }
+        #expect(update["$set"]?.documentValue?["type"] == "t")
+        #expect(update["$set"]?.documentValue?["attempts.1.outcome"] == "succeeded")
+        #expect(update["$min"]?.documentValue?["created_at"] == .date(milliseconds: 1))
+        #expect(update["$max"]?.documentValue?["updated_at"] == .date(milliseconds: 3))
+        #expect(state["$set"]?.documentValue?["state"] == "succeeded")
+        #expect(state["$set"]?.documentValue?["finished_at"] == .date(milliseconds: 3))
     }
 
     @Test func retryingADeadOrCancelledJobClearsFinishedAtInMongo() async throws {

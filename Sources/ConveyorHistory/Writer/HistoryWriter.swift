@@ -263,7 +263,7 @@ public final class HistoryWriter: Service, Sendable {
         // An entry trimmed from the stream while pending comes back without fields: nothing to write.
         let entries = entries.filter { !$0.fields.isEmpty }
         try await jobEvents.bulkWrite(entries.map { .insertOne($0.eventDocument) })
-        var pending = entries.flatMap(\.jobWrites)
+        var pending = HistoryEvent.jobWrites(entries)
         var round = 0
         while !pending.isEmpty {
             let result = try await jobs.bulkWrite(pending.map(\.model))
