@@ -17,11 +17,6 @@ func historyClient(_ global: GlobalOptions) throws -> MongoClient {
     }
 }
 
-/// A BSON value as a JSON object for `printJSON` (dates in extended JSON).
-func jsonObject(_ value: BSONValue) -> Any {
-    (try? JSONSerialization.jsonObject(with: Data(value.jsonText.utf8), options: [.fragmentsAllowed])) ?? NSNull()
-}
-
 /// `conveyor jobs`: jobs from the MongoDB history, newest first, one page at a time.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,10 +44,11 @@ struct JobsCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         await mongo.close()
-        let output: BSONValue = [
-            "jobs": .array(page.jobs.map { .document($0) }), "next_cursor": page.nextCursor.map { .string($0) } ?? .null,
+        // Plain JSON: RFC 3339 UTC dates, ObjectIds as hex.
+        let output: [String: Any] = [
+            "jobs": page.jobs.map(\.plainJSONObject), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull(),
         ]
-        printJSON(jsonObject(output))
+        printJSON(output)
     }
 }
 
@@ -72,7 +68,8 @@ func historyJob(_ id: String, global: GlobalOptions) async throws -> Any? {
         throw HistoryUnavailable(message: "\(error)")
     }
     await mongo.close()
-    guard var (document, timeline) = found else { return nil }
-    document["timeline"] = .array(timeline.map { .document($0) })
-    return jsonObject(.document(document))
+    guard let (document, timeline) = found else { return nil }
+    var object = document.plainJSONObject
+    object["timeline"] = timeline.map(\.plainJSONObject)
+    return object
 }

@@ -22,7 +22,7 @@ struct ScheduleAddCommand: AsyncParsableCommand {
     @Option(help: "Cron expression: 5 fields, an optional leading seconds field, or @daily and the like.") var cron: String?
     @Option(help: "IANA time zone of the cron expression (default UTC).") var tz: String?
     @Option(help: "Fixed interval (30s, 5m, 1h).") var every: String?
-    @Option(help: "First tick of the interval (ISO 8601).") var start: String?
+    @Option(help: "First tick of the interval (ISO 8601); --every only.") var start: String?
     @Option(help: "JSON payload.") var payload: String = "{}"
     @Option(help: "Queue name.") var queue: String = "default"
     @Option(help: "high, normal or low.") var priority: String = "normal"
@@ -35,7 +35,11 @@ struct ScheduleAddCommand: AsyncParsableCommand {
     func run() async throws {
         let expression: String
         switch (cron, every) {
-        case (let cron?, nil): expression = cron
+        case (let cron?, nil):
+            guard start == nil else {
+                throw ConveyorError(.invalidArgument, "--start applies to --every only (a cron expression has its own times)")
+            }
+            expression = cron
         case (nil, let every?):
             guard tz == nil else { throw ConveyorError(.invalidArgument, "--tz applies to --cron only") }
             expression = "every " + every

@@ -79,12 +79,20 @@ struct PromoterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promoter", abstract: "Promote due jobs and requeue stalled ones until SIGTERM/SIGINT.")
     @OptionGroup var global: GlobalOptions
+    @Option(
+        name: .customLong("schedule-grace"),
+        help:
+            "How late a schedule tick may fire and still run as on time (e.g. 2s, 500ms); later ticks follow the schedule's misfire policy."
+    )
+    var scheduleGrace: String = "2s"
 
     func run() async throws {
+        var options = PromoterOptions()
+        options.scheduleGraceMilliseconds = try duration(scheduleGrace, flag: "schedule-grace")
         let broker = try global.broker(poolSize: 1, label: "conveyor.promoter")
         defer { broker.shutdown() }
         try await connect(broker, logger: Logger(label: "conveyor.promoter"))
-        try await runServices([Promoter(broker: broker)], logger: Logger(label: "conveyor.promoter"))
+        try await runServices([Promoter(broker: broker, options: options)], logger: Logger(label: "conveyor.promoter"))
     }
 }
 

@@ -117,4 +117,45 @@ struct BSONTests {
         #expect(document["missing"] == nil)
         #expect(IndexModel(keys: ["state": 1, "updated": -1]).name == "state_1_updated_-1")
     }
+
+    @Test func plainJSONHasRFC3339DatesHexObjectIDsAndNestedValues() throws {
+        let object = Self.everyType.plainJSONObject
+        #expect(JSONSerialization.isValidJSONObject(object))
+        #expect(object["null"] is NSNull)
+        #expect(object["true"] as? Bool == true)
+        #expect(object["int32"] as? Int == -7)
+        #expect(object["int64"] as? Int == 1 << 40)
+        #expect(object["double"] as? Double == 2.5)
+        #expect(object["string"] as? String == "héllo, 世界 🚀")
+        #expect(object["date"] as? String == "2023-11-14T22:13:20.123Z")
+        #expect(object["objectID"] as? String == "65a1b2c3d4e5f60718293a4b")
+        #expect(object["binary"] as? String == Data(Array(0..<16)).base64EncodedString())
+        #expect(object["timestamp"] as? String == "2023-11-14T22:13:20.000Z")
+        #expect(object["regex"] as? String == "/^a.*z$/im")
+        #expect(object["decimal"] as? String == "1")
+        #expect(object["min"] is NSNull && object["max"] is NSNull)
+        let nested = try #require((object["document"] as? [String: Any])?["nested"] as? [String: Any])
+        let deeper = try #require(nested["deeper"] as? [Any])
+        #expect(deeper.count == 3 && deeper[0] as? Int == 1 && (deeper[2] as? [String: Any])?["x"] as? String == "y")
+        let array = try #require(object["array"] as? [Any])
+        #expect(array.count == 5 && array[1] as? String == "two" && array[3] is NSNull && (array[4] as? [Any])?.first as? Int == 4)
+
+        // As text: no extended-JSON wrapper anywhere.
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        #expect(!text.contains("$date") && !text.contains("$oid") && !text.contains("$binary"))
+    }
+
+    @Test func rfc3339KeepsEveryMillisecond() {
+        // Milliseconds that a Double of seconds cannot hold exactly are still printed as stored.
+        for (milliseconds, text) in [
+            (Int64(0), "1970-01-01T00:00:00.000Z"), (1_718_000_000_123, "2024-06-10T06:13:20.123Z"),
+            (1_718_000_000_999, "2024-06-10T06:13:20.999Z"), (1_718_000_000_001, "2024-06-10T06:13:20.001Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"), (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            #expect(BSONValue.rfc3339(milliseconds: milliseconds) == text)
+            #expect(BSONValue.date(milliseconds: milliseconds).plainJSON as? String == text)
+        }
+        #expect(BSONValue.double(.nan).plainJSON is NSNull)
+        #expect(BSONValue.double(-.infinity).plainJSON is NSNull)
+    }
 }

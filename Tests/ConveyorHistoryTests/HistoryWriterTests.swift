@@ -82,9 +82,13 @@ struct HistoryWriterTests {
                 }
                 #expect(names == ["enqueued", "started", "retrying", "queued", "started", "succeeded"])
                 let indexes = try await jobs.listIndexes().compactMap { $0["name"]?.stringValue }
-                #expect(
-                    Set(indexes).isSuperset(of: ["state_1_updated_at_-1", "type_1_created_at_-1", "queue_1_created_at_-1", "unique_key_1"]))
-                #expect(!indexes.contains("finished_at_ttl"))
+                // Created by the running writer: what the list and timeline queries filter and sort by.
+                #expect(Set(indexes) == ["_id_", "state_1__id_-1", "type_1__id_-1", "queue_1__id_-1", "unique_key_1"])
+                let state = try #require(try await jobs.listIndexes().first { $0["name"] == "state_1__id_-1" })
+                #expect(state["key"]?.documentValue?.keys == ["state", "_id"])
+                #expect(state["key"]?.documentValue?["_id"]?.intValue == -1)
+                let eventIndexes = try await mongo.collection("job_events").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(eventIndexes) == ["_id_", "job_1__id_1"])
             }
         }
     }
@@ -121,6 +125,125 @@ struct HistoryWriterTests {
         }
     }
 
+    @Test func aRetryClearsFinishedAtWhateverOrderEventsAreWrittenIn() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let writer = historyWriter(broker, mongo)
+                func events(_ job: String, through last: Int) -> [HistoryEvent] {
+                    let all = [
+                        ["event": "enqueued", "state": "queued", "type": "t", "queue": "q"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "dead", "attempt": "1", "error": "e", "duration_ms": "1"],
+                        ["event": "queued", "from": "dead"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "cancelled"],
+                        ["event": "queued", "from": "cancelled"],
+                        ["event": "started", "attempt": "1", "worker": "w"],
+                        ["event": "succeeded", "attempt": "1", "duration_ms": "1"],
+                    ]
+                    return all.prefix(last + 1).enumerated().map { index, fields in
+                        HistoryEvent(id: "\(1000 + index)-0", fields: fields.merging(["job": job, "ts": String(1000 + index)]) { $1 })
+                    }
+                }
+                var generator = SeededGenerator(seed: 7)
+                // Cut after each retry (unfinished), after each final event, and at the end.
+                for (last, finished) in [(2, 1002), (3, nil), (5, 1005), (6, nil), (8, 1008)] as [(Int, Int64?)] {
+                    let inOrder = events("j\(last)", through: last)
+                    var orders = [inOrder, inOrder.reversed()]
+                    for _ in 0..<4 { orders.append(inOrder.shuffled(using: &generator)) }
+                    for (index, order) in orders.enumerated() {
+                        let job = "j\(last)-\(index)"
+                        for event in order {
+                            try await writer.writeToMongo([HistoryEvent(id: event.id, fields: event.fields.merging(["job": job]) { $1 })])
+                        }
+                        let document = try #require(try await mongo.collection("jobs").findOne(["_id": .string(job)]))
+                        let ids = order.map(\.id)
+                        #expect(document["finished_at"] == finished.map { .date(milliseconds: $0) }, "after events \(ids)")
+                        #expect(document["last_event"]?.stringValue == inOrder.last?.name, "after events \(ids)")
+                        // The same events as one batch (merged into fewer writes): the same document. (Except
+                        // `attempts` out of order: a retried job numbers its attempts from 1 again, and which
+                        // run's `attempts.1` stays depends on the order of writes; a batch keeps the later one.)
+                        let batched = job + "-batch"
+                        try await writer.writeToMongo(
+                            order.map { HistoryEvent(id: $0.id, fields: $0.fields.merging(["job": batched]) { $1 }) })
+                        var merged = try #require(try await mongo.collection("jobs").findOne(["_id": .string(batched)]))
+                        merged["_id"] = .string(job)
+                        var expected = document
+                        if index > 0 {
+                            merged["attempts"] = nil
+                            expected["attempts"] = nil
+                        }
+                        #expect(Self.sortedFields(merged) == Self.sortedFields(expected), "batch of \(ids)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A document with its fields (and nested documents' fields) sorted by key, to compare content.
+    static func sortedFields(_ document: Document) -> Document {
+        Document(
+            document.elements.sorted { $0.key < $1.key }.map { key, value in
+                (key, value.documentValue.map { .document(sortedFields($0)) } ?? value)
+            })
+    }
+
+    @Test func aBatchMergesEachJobsWritesIntoOneUpsertAndOneStateWrite() {
+        let events = ["a", "b"].flatMap { job in
+            [
+                HistoryEvent(id: "1-0", fields: ["job": job, "event": "enqueued", "ts": "1", "type": "t"]),
+                HistoryEvent(id: "3-0", fields: ["job": job, "event": "succeeded", "ts": "3", "attempt": "1", "duration_ms": "1"]),
+                HistoryEvent(id: "2-0", fields: ["job": job, "event": "started", "ts": "2", "attempt": "1", "worker": "w"]),
+                HistoryEvent(id: "4-0", fields: ["event": "paused", "ts": "4", "queue": "q"]),
+            ]
+        }
+        let writes = HistoryEvent.jobWrites(events)
+        #expect(writes.count == 4)
+        #expect(writes.map(\.conditional) == [false, true, false, true])
+        guard case .updateOne(_, let update, true) = writes[0].model, case .updateOne(_, let state, true) = writes[1].model else {
+            Issue.record("not upserts: \(writes)")
+            return
+        }
+        #expect(update["$set"]?.documentValue?["type"] == "t")
+        #expect(update["$set"]?.documentValue?["attempts.1.outcome"] == "succeeded")
+        #expect(update["$min"]?.documentValue?["created_at"] == .date(milliseconds: 1))
+        #expect(update["$max"]?.documentValue?["updated_at"] == .date(milliseconds: 3))
+        #expect(state["$set"]?.documentValue?["state"] == "succeeded")
+        #expect(state["$set"]?.documentValue?["finished_at"] == .date(milliseconds: 3))
+    }
+
+    @Test func retryingADeadOrCancelledJobClearsFinishedAtInMongo() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let dead = try await broker.enqueue(EnqueueRequest(type: "fail", payload: #"{"times":5}"#, maxAttempts: 1))
+                let cancelled = try await broker.enqueue(EnqueueRequest(type: "noop", delayMilliseconds: 3_600_000))
+                _ = try await broker.cancel(cancelled.id)
+                let jobs = mongo.collection("jobs")
+                try await withServices([historyWriter(broker, mongo)]) {
+                    try await withWorker(broker) { _ in try await waitForState(broker, dead.id, .dead) }
+                    try await expectHistoryComplete(broker, mongo)
+                    for id in [dead.id, cancelled.id] {
+                        #expect(try await jobs.findOne(["_id": .string(id)])?["finished_at"]?.dateValue != nil)
+                    }
+                    // Retried, and not run yet: unfinished in MongoDB too.
+                    #expect(try await broker.retry(ids: [dead.id, cancelled.id]) == [dead.id: "retried", cancelled.id: "retried"])
+                    try await expectHistoryComplete(broker, mongo)
+                    for id in [dead.id, cancelled.id] {
+                        let document = try #require(try await jobs.findOne(["_id": .string(id)]))
+                        #expect(document["state"] == "queued")
+                        #expect(document["finished_at"] == nil)
+                    }
+                    // The retried no-op runs and finishes again.
+                    try await withWorker(broker) { _ in try await waitForState(broker, cancelled.id, .succeeded) }
+                    try await expectHistoryComplete(broker, mongo)
+                    let document = try #require(try await jobs.findOne(["_id": .string(cancelled.id)]))
+                    #expect(document["state"] == "succeeded")
+                    #expect(document["finished_at"]?.dateValue != nil)
+                }
+            }
+        }
+    }
+
     @Test func twoWritersWriteEachEventOnce() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in
@@ -134,6 +257,11 @@ struct HistoryWriterTests {
                     try await expectHistoryComplete(broker, mongo)
                     let total = try await events(broker).count
                     #expect(first.writtenCount + second.writtenCount == total)
+                    let status = try await broker.eventStreamStatus()
+                    #expect(status.length == total)
+                    #expect(status.historyGroupExists)
+                    #expect(status.historyLag == 0)
+                    #expect(status.historyPending == 0)
                 }
                 // Stopped with nothing pending, both left the group.
                 let consumers = try await broker.pool.command("XINFO", "CONSUMERS", broker.keys.events, "history")
@@ -201,23 +329,55 @@ struct HistoryWriterTests {
         try await server.start()
         defer { server.stop() }
         let mongo = try MongoClient(configuration: MongoConfiguration(url: server.url(database: "outage"), threads: 2))
+        let (before, during) = (500, 2_000)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var phases: [String] = []
+        func phase(_ name: String) {
+            phases.append(name + " at " + String(format: "%.1f s", Double(started.duration(to: clock.now) / .milliseconds(1)) / 1_000))
+        }
         try await withBroker { broker in
-            try await withServices([historyWriter(broker, mongo, batch: 100)]) {
+            let writer = historyWriter(broker, mongo, batch: 100)
+            try await withServices([writer]) {
                 try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
-                    _ = try await broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") })
+                    _ = try await broker.enqueue(batch: (0..<before).map { _ in EnqueueRequest(type: "noop") })
                     try await eventually(timeout: 30) { (try? await mongo.collection("job_events").countDocuments()) ?? 0 > 0 }
                     server.stop()
+                    phase("MongoDB stopped")
+                    let succeededAtStop = try await broker.stats().totals["succeeded"] ?? 0
+                    let writtenAtStop = writer.writtenCount
                     // Jobs keep succeeding while MongoDB is down.
-                    _ = try await broker.enqueue(batch: (0..<400).map { _ in EnqueueRequest(type: "noop") })
+                    _ = try await broker.enqueue(batch: (0..<during).map { _ in EnqueueRequest(type: "noop") })
                     try await eventually(timeout: 30, "processing paused while MongoDB was down") {
-                        (try await broker.stats().totals["succeeded"] ?? 0) >= 600
+                        (try await broker.stats().totals["succeeded"] ?? 0) >= before + during
                     }
+                    phase("all jobs succeeded")
+                    let succeededAtRestart = try await broker.stats().totals["succeeded"] ?? 0
+                    #expect(succeededAtRestart - succeededAtStop >= during, "jobs succeeded during the outage")
+                    // Meanwhile the writer wrote at most the batch in flight when MongoDB went away: the
+                    // events wait in the stream, unread.
+                    #expect(writer.writtenCount - writtenAtStop <= 100)
+                    let status = try await broker.eventStreamStatus()
+                    #expect((status.historyLag ?? 0) >= during * 3 - 100, "lag \(String(describing: status.historyLag))")
+                    #expect(status.historyPending <= 100)
                     try await server.start()
+                    phase("MongoDB restarted")
                 }
                 try await expectHistoryComplete(broker, mongo, timeout: 60)
+                phase("history complete")
+                #expect(writer.writtenCount == (try await events(broker).count))
             }
-            #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 600)
+            // Exact: one document per job, every one succeeded with its single attempt, no event twice.
+            let jobs = mongo.collection("jobs")
+            #expect(try await jobs.countDocuments() == before + during)
+            #expect(try await jobs.countDocuments(["state": "succeeded"]) == before + during)
+            #expect(
+                try await jobs.countDocuments(["attempts.1.outcome": "succeeded", "finished_at": ["$exists": true]]) == before + during)
+            #expect(try await mongo.collection("job_events").countDocuments() == 3 * (before + during))
+            let status = try await broker.eventStreamStatus()
+            #expect(status.historyLag == 0 && status.historyPending == 0)
         }
+        print("MongoDB outage test: \(phases.joined(separator: ", "))")
         try? await mongo.dropDatabase()
         await mongo.close()
     }
@@ -225,6 +385,25 @@ struct HistoryWriterTests {
 
 @Suite("History: retention")
 struct HistoryRetentionTests {
+    @Test func indexesOfEarlierVersionsAreDropped() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                try await mongo.collection("jobs").createIndexes([
+                    IndexModel(keys: ["state": 1, "updated_at": -1]), IndexModel(keys: ["type": 1, "created_at": -1]),
+                    IndexModel(keys: ["queue": 1, "created_at": -1]),
+                ])
+                try await mongo.collection("job_events").createIndexes([IndexModel(keys: ["job": 1, "ts": 1])])
+                let writer = historyWriter(broker, mongo)
+                try await writer.createIndexes()
+                try await writer.createIndexes()
+                let jobIndexes = try await mongo.collection("jobs").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(jobIndexes) == ["_id_", "state_1__id_-1", "type_1__id_-1", "queue_1__id_-1", "unique_key_1"])
+                let eventIndexes = try await mongo.collection("job_events").listIndexes().compactMap { $0["name"]?.stringValue }
+                #expect(Set(eventIndexes) == ["_id_", "job_1__id_1"])
+            }
+        }
+    }
+
     @Test func ttlIndexesOnlyWhenConfigured() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in
@@ -239,9 +418,24 @@ struct HistoryRetentionTests {
                 let eventTTL = try #require(eventIndexes.first { $0["name"] == "ts_ttl" })
                 #expect(jobTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
                 #expect(eventTTL["expireAfterSeconds"]?.intValue == 30 * 86_400)
-                #expect(eventIndexes.contains { $0["name"] == "job_1_ts_1" })
+                #expect(eventIndexes.contains { $0["name"] == "job_1__id_1" })
                 #expect(try HistoryWriterOptions.fromEnvironment([:]).ttlSeconds == nil)
             }
         }
+    }
+}
+
+/// A deterministic random number generator (SplitMix64), so a shuffled order can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
     }
 }

@@ -74,6 +74,50 @@ struct ScheduleTests {
         }
     }
 
+    @Test("a start time belongs to intervals: with a cron expression the schedule is rejected")
+    func startOnlyForIntervals() async throws {
+        try await withBroker { broker in
+            var cron = Self.hourly("cron-start", every: "0 * * * *")
+            cron.start = Date(timeIntervalSince1970: 1_800_000_000)
+            do {
+                try await broker.upsertSchedule(cron)
+                Issue.record("accepted a cron schedule with a start time")
+            } catch let error as ConveyorError {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("start time applies to interval schedules"))
+            }
+            var interval = Self.hourly("interval-start")
+            interval.start = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try await broker.upsertSchedule(interval))
+            #expect(try await broker.schedules().map(\.schedule.name) == ["interval-start"])
+        }
+    }
+
+    @Test("a stored schedule that no longer parses leaves the due set with one error log, not one per pass")
+    func unparseableStoredScheduleLogsOnce() async throws {
+        let logs = CapturedLogs()
+        let broker = Broker(
+            redis: TestRedis.shared.configuration, configuration: BrokerConfiguration(namespace: uniqueNamespace()), logger: logs.logger)
+        defer { broker.shutdown() }
+        try await broker.upsertSchedule(Self.hourly("broken"))
+        try await broker.upsertSchedule(Self.hourly("fine"))
+        // As if written by another version: an expression this engine cannot read, due now.
+        try await broker.pool.command("HSET", broker.keys.schedule("broken"), "expression", "every fortnight")
+        let now = try await redisMilliseconds(broker)
+        try await broker.pool.command("ZADD", broker.keys.schedulesDue, now, "broken", now, "fine")
+        for _ in 0..<3 { _ = try await broker.fireDueSchedules() }
+        let errors = logs.messages(.error)
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.contains("schedule broken no longer parses") == true)
+        #expect(errors.first?.contains("fortnight") == true)
+        #expect(try await broker.pool.command("ZSCORE", broker.keys.schedulesDue, "broken").isNull)
+        // The valid one fired its tick; the broken one is still listed, and redefining it brings it back.
+        #expect(try await scheduledJobs(broker).map(\.schedule) == ["fine"])
+        #expect(Set(try await broker.schedules().map(\.schedule.name)) == ["broken", "fine"])
+        try await broker.upsertSchedule(Self.hourly("broken"))
+        #expect(!(try await broker.pool.command("ZSCORE", broker.keys.schedulesDue, "broken").isNull))
+    }
+
     static let hour = 3_600_000
 
     /// Moves an hourly schedule's due score back `hours` ticks, as if no promoter had run since. Hourly

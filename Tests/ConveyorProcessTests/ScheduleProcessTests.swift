@@ -80,6 +80,44 @@ struct ScheduleProcessTests {
         #expect(misfiredDuringDowntime("all") == 0)
     }
 
+    @Test("promoter --schedule-grace: a tick later than the grace misfires (skip), within it fires; a bad value exits 2")
+    func promoterScheduleGrace() async throws {
+        let cluster = try Cluster()
+        defer { cluster.close() }
+        let bad = try await cluster.run(["promoter", "--schedule-grace", "soon"])
+        #expect(bad.status == 2, "\(bad)")
+        #expect(bad.errorLines.count == 1 && bad.error.contains("--schedule-grace"), "\(bad)")
+
+        // Hourly ticks from 30 s ago: the first one is 30 s late once made due.
+        let tick = (try await redisMilliseconds(cluster.broker) - 30_000) / 1_000 * 1_000
+        let start = RFC3339.string(Date(timeIntervalSince1970: Double(tick) / 1_000))
+        let added = try await cluster.run(["schedule", "add", "hourly", "noop", "--every", "1h", "--start", start, "--misfire", "skip"])
+        #expect(added.status == 0, "\(added)")
+        /// Makes that tick due, as if no promoter had run since.
+        func late() async throws -> Int {
+            try await cluster.broker.pool.command("ZADD", cluster.broker.keys.schedulesDue, tick, "hourly")
+            return tick
+        }
+        // Default grace (2 s): 30 s late is a misfire, skipped.
+        _ = try await late()
+        let strict = try cluster.promoter()
+        try await cluster.waitUntil(timeout: 15, "the late tick was not handled") {
+            try await cluster.broker.schedule("hourly")?.misfired == 1
+        }
+        strict.signal(SIGTERM)
+        #expect(await strict.waitForExit() == 0)
+        #expect(try await scheduledJobs(cluster.broker).isEmpty)
+
+        // --schedule-grace 1m: the same lateness still fires that tick.
+        _ = try await late()
+        _ = try cluster.start(["promoter", "--schedule-grace", "1m"])
+        try await cluster.waitUntil(timeout: 15, "the late tick did not fire within the grace") {
+            try await scheduledJobs(cluster.broker).count == 1
+        }
+        #expect(try await scheduledJobs(cluster.broker).map(\.tick) == [tick])
+        #expect(try await cluster.broker.schedule("hourly")?.misfired == 1)
+    }
+
     @Test("conveyor schedule: add, list, pause, resume, run, remove; a bad expression exits 2 with position and reason")
     func cli() async throws {
         let cluster = try Cluster()
@@ -90,6 +128,12 @@ struct ScheduleProcessTests {
         #expect(!engine.isEmpty && bad.error.contains(engine), "\(bad)")
         #expect(try await cluster.run(["schedule", "add", "x", "echo", "--cron", "* * * * *", "--every", "1m"]).status == 2)
         #expect(try await cluster.run(["schedule", "add", "x", "echo", "--every", "5m", "--misfire", "never"]).status == 2)
+        let cronStart = try await cluster.run(["schedule", "add", "x", "echo", "--cron", "0 * * * *", "--start", "2030-01-01T00:00:00Z"])
+        #expect(cronStart.status == 2, "\(cronStart)")
+        #expect(cronStart.errorLines.count == 1)
+        #expect(cronStart.error.contains("--start applies to --every only"), "\(cronStart)")
+        #expect(cronStart.output.isEmpty)
+        #expect(try await cluster.broker.schedules().isEmpty)
 
         let added = try await cluster.run([
             "schedule", "add", "nightly", "echo", "--cron", "30 2 * * *", "--tz", "Europe/Paris", "--payload", #"{"a":1}"#,

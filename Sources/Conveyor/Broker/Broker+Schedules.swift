@@ -130,10 +130,22 @@ extension Broker {
     private func fire(name: String, score: Int, now: Int, grace: Int, limit: Int) async throws -> (fired: Int, skipped: Int) {
         let fields = try await pool.command("HGETALL", keys.schedule(name)).fieldMap ?? [:]
         let version = fields["version"] ?? ""
-        guard let schedule = Schedule(fields: fields), let spec = try? schedule.spec() else {
-            // Gone, or a definition no engine can read: leave the due set.
-            _ = try await fireScheduleScript(
+        let parsed = Result { () throws(ConveyorError) -> (Schedule, ScheduleSpec) in
+            guard let schedule = Schedule(fields: fields) else {
+                throw ConveyorError(.invalidArgument, "the stored definition is incomplete")
+            }
+            return (schedule, try schedule.spec())
+        }
+        guard case .success(let (schedule, spec)) = parsed else {
+            // Gone, or a definition this version cannot read: leave the due set, so it is not retried
+            // (and logged) at every pass; upserting a valid definition puts it back.
+            let reply = try await fireScheduleScript(
                 name: name, version: version, tick: 0, next: -1, id: "", ttl: 0, mode: "advance", expected: score)
+            if !fields.isEmpty, reply.status == "advanced", case .failure(let error) = parsed {
+                logger.error(
+                    "schedule \(name) no longer parses and will not fire until it is redefined: \(error.message)",
+                    metadata: ["schedule": .string(name), "expression": .string(fields["expression"] ?? "")])
+            }
             return (0, 0)
         }
         var ticks: [Int] = []

@@ -45,7 +45,10 @@ public struct Schedule: Sendable, Equatable {
         guard Names.isValid(name) else {
             throw ConveyorError(.invalidArgument, "schedule name '\(name)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
         }
-        _ = try spec()
+        let spec = try spec()
+        if case .cron = spec, start != nil {
+            throw ConveyorError(.invalidArgument, "a start time applies to interval schedules (every 30s) only, not to cron expressions")
+        }
         var template = job
         template.delayMilliseconds = nil
         template.runAt = nil

@@ -19,10 +19,16 @@ public struct HistoryWriterOptions: Sendable {
     public var claimIdleMilliseconds: Int
     /// Documents expire this long after the job finished or the event happened; nil = kept forever.
     public var ttlSeconds: Int?
+    /// How often the writer checks its lag behind the stream (`Broker.eventStreamStatus`).
+    public var lagCheckInterval: Duration
+    /// The lag, as a fraction of the stream's cap, at which the writer logs at `.critical` (once per
+    /// check interval while it lasts; `.notice` once when it drops back under).
+    public var lagAlarmRatio: Double
 
     public init(
         group: String = "history", consumer: String? = nil, batch: Int = 1_000, blockMilliseconds: Int = 1_000,
-        claimIdleMilliseconds: Int = 30_000, ttlSeconds: Int? = nil
+        claimIdleMilliseconds: Int = 30_000, ttlSeconds: Int? = nil, lagCheckInterval: Duration = .seconds(10),
+        lagAlarmRatio: Double = 0.8
     ) {
         self.group = group
         self.consumer = consumer ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -30,6 +36,8 @@ public struct HistoryWriterOptions: Sendable {
         self.blockMilliseconds = blockMilliseconds
         self.claimIdleMilliseconds = claimIdleMilliseconds
         self.ttlSeconds = ttlSeconds
+        self.lagCheckInterval = lagCheckInterval
+        self.lagAlarmRatio = lagAlarmRatio
     }
 
     /// Options from `CONVEYOR_HISTORY_TTL` (`30d`, `12h`...) and `CONVEYOR_HISTORY_CLAIM_IDLE` (`30s`).
@@ -91,7 +99,11 @@ public final class HistoryWriter: Service, Sendable {
         let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-history")
         defer { lane.close() }
         await withGracefulShutdownHandler {
-            await self.loop(lane: lane)
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await self.watchLag() }
+                await self.loop(lane: lane)
+                tasks.cancelAll()
+            }
         } onGracefulShutdown: {
             self.stop()
         }
@@ -99,21 +111,39 @@ public final class HistoryWriter: Service, Sendable {
         logger.info("history writer stopped", metadata: ["consumer": .string(options.consumer)])
     }
 
-    /// Creates the indexes (idempotent).
+    /// Indexes of earlier versions that no query uses any more; dropped by `createIndexes` (every
+    /// write that changes `updated_at` paid for the first one).
+    static let supersededIndexes: [(collection: String, name: String)] = [
+        ("jobs", "state_1_updated_at_-1"), ("jobs", "type_1_created_at_-1"), ("jobs", "queue_1_created_at_-1"),
+        ("job_events", "job_1_ts_1"),
+    ]
+
+    /// Creates the indexes the history queries use (idempotent), and drops superseded ones.
+    ///
+    /// `HistoryQueries.listJobs` filters on state, type and/or queue and sorts by `_id` descending
+    /// (keyset paging), hence `{state:1,_id:-1}`, `{type:1,_id:-1}`, `{queue:1,_id:-1}`; a job's
+    /// timeline is its events sorted by `_id`, hence `{job:1,_id:1}`.
     public func createIndexes() async throws {
         var jobIndexes = [
-            IndexModel(keys: ["state": 1, "updated_at": -1]),
-            IndexModel(keys: ["type": 1, "created_at": -1]),
-            IndexModel(keys: ["queue": 1, "created_at": -1]),
+            IndexModel(keys: ["state": 1, "_id": -1]),
+            IndexModel(keys: ["type": 1, "_id": -1]),
+            IndexModel(keys: ["queue": 1, "_id": -1]),
             IndexModel(keys: ["unique_key": 1]),
         ]
-        var eventIndexes = [IndexModel(keys: ["job": 1, "ts": 1])]
+        var eventIndexes = [IndexModel(keys: ["job": 1, "_id": 1])]
         if let ttl = options.ttlSeconds {
             jobIndexes.append(IndexModel(keys: ["finished_at": 1], name: "finished_at_ttl", expireAfterSeconds: ttl))
             eventIndexes.append(IndexModel(keys: ["ts": 1], name: "ts_ttl", expireAfterSeconds: ttl))
         }
         try await jobs.createIndexes(jobIndexes)
         try await jobEvents.createIndexes(eventIndexes)
+        for (collection, name) in Self.supersededIndexes {
+            let present = try await mongo.collection(collection).listIndexes().contains { $0["name"]?.stringValue == name }
+            if present {
+                _ = try await mongo.runCommand(["dropIndexes": .string(collection), "index": .string(name)])
+                logger.notice("dropped a superseded history index", metadata: ["collection": .string(collection), "index": .string(name)])
+            }
+        }
     }
 
     private func loop(lane: RedisPool) async {
@@ -171,6 +201,33 @@ public final class HistoryWriter: Service, Sendable {
         }
     }
 
+    /// Checks the group's lag every `lagCheckInterval` (on the broker's pool, so a writer stuck retrying
+    /// MongoDB still checks) and logs what `HistoryLagAlarm` decides.
+    private func watchLag() async {
+        var alarm = HistoryLagAlarm(threshold: options.lagAlarmRatio, interval: options.lagCheckInterval)
+        let milliseconds = Int(options.lagCheckInterval / .milliseconds(1))
+        while !isStopping, !Task.isCancelled {
+            if let status = try? await broker.eventStreamStatus(group: options.group) {
+                let metadata: Logger.Metadata = [
+                    "lag": .stringConvertible(status.historyLag ?? -1), "max_length": .stringConvertible(status.maxLength),
+                    "pending": .stringConvertible(status.historyPending), "stream": .string(broker.keys.events),
+                ]
+                switch alarm.observe(status, now: .now) {
+                case .quiet: break
+                case .critical:
+                    logger.critical(
+                        "history writer is \(Int(((status.historyLagRatio ?? 0) * 100).rounded())) % of the event stream's cap behind: events trimmed before they are read never reach MongoDB (scale writers out, check MongoDB, or raise CONVEYOR_EVENTS_MAXLEN)",
+                        metadata: metadata)
+                case .recovered:
+                    logger.notice(
+                        "history writer lag is back under \(Int((options.lagAlarmRatio * 100).rounded())) % of the event stream's cap",
+                        metadata: metadata)
+                }
+            }
+            await sleep(milliseconds: max(1, milliseconds))
+        }
+    }
+
     /// Writes a batch to MongoDB and acknowledges it; MongoDB failures are retried here with backoff,
     /// so the batch is never dropped (unless the writer stops: then it stays pending).
     private func write(_ entries: [HistoryEvent], lane: RedisPool) async throws {
@@ -206,7 +263,7 @@ public final class HistoryWriter: Service, Sendable {
         // An entry trimmed from the stream while pending comes back without fields: nothing to write.
         let entries = entries.filter { !$0.fields.isEmpty }
         try await jobEvents.bulkWrite(entries.map { .insertOne($0.eventDocument) })
-        var pending = entries.flatMap(\.jobWrites)
+        var pending = HistoryEvent.jobWrites(entries)
         var round = 0
         while !pending.isEmpty {
             let result = try await jobs.bulkWrite(pending.map(\.model))
@@ -289,7 +346,7 @@ public final class HistoryWriter: Service, Sendable {
 
     private func sleep(milliseconds: Int) async {
         var left = milliseconds
-        while left > 0, !isStopping {
+        while left > 0, !isStopping, !Task.isCancelled {
             let step = min(left, 100)
             try? await Task.sleep(for: .milliseconds(step))
             left -= step
