@@ -3,7 +3,7 @@
 # is set) and runs `conveyor bench`, passing any arguments through (BENCH_ARGS too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=.build/release/conveyor
+bin="${CONVEYOR_BIN:-.build/release/conveyor}"
 if [ -z "${CONVEYOR_REDIS_URL:-}" ]; then
   dir=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -3,7 +3,7 @@
 # tools the tests use (python3-venv for the local MongoDB-protocol server, see install-mongo.sh).
 # Runs apt-get update once, and only when something is missing.
 set -euo pipefail
-packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 python3-venv curl procps)
+packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 python3-venv curl procps wrk)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -16,6 +16,8 @@ public struct ConveyorAPI: Sendable {
     public let configuration: ServerConfiguration
     public let limiter: RateLimiter
     public let metrics: APIMetrics
+    /// Batches concurrent `POST /v1/jobs` into few script calls.
+    let enqueuer: EnqueueCoalescer
     let keys: APIKeyStore
     let logger: Logger
 
@@ -26,6 +28,7 @@ public struct ConveyorAPI: Sendable {
         self.configuration = configuration
         self.limiter = RateLimiter(pool: broker.pool, namespace: broker.configuration.namespace)
         self.metrics = APIMetrics()
+        self.enqueuer = EnqueueCoalescer(broker: broker)
         self.keys = APIKeyStore(configuration.keys)
         self.logger = logger
     }

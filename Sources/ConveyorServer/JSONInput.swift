@@ -8,10 +8,13 @@ struct JSONInput {
     let object: [String: Any]
     /// The path of this object inside the request body ("" for the body itself).
     let path: String
+    /// The body this object was parsed from (only for the body itself): values are copied from it as sent.
+    let body: Data?
 
-    init(object: [String: Any], path: String = "") {
+    init(object: [String: Any], path: String = "", body: Data? = nil) {
         self.object = object
         self.path = path
+        self.body = body
     }
 
     /// Parses a whole body, which must be one JSON object.
@@ -23,7 +26,7 @@ struct JSONInput {
             throw APIProblem.invalid(nil, "the request body is not valid JSON")
         }
         guard let object = value as? [String: Any] else { throw APIProblem.invalid(nil, "the request body must be a JSON object") }
-        self.init(object: object)
+        self.init(object: object, body: data)
     }
 
     func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
@@ -87,9 +90,11 @@ struct JSONInput {
         return array
     }
 
-    /// Any JSON value, as compact JSON text.
+    /// Any JSON value as JSON text: the body's own bytes when it can tell them apart, else the parsed
+    /// value serialised again (compact, sorted keys).
     func jsonText(_ key: String) -> String? {
         guard let value = object[key] else { return nil }
+        if let body, let raw = body.withUnsafeBytes({ JSONText.rawMember(key, in: $0) }) { return raw }
         return JSONText.string(value)
     }
 

@@ -182,6 +182,23 @@ struct JSONValidationTests {
     func rejects(text: String) {
         #expect(throws: ConveyorError.self) { try JSONText.validate(text) }
     }
+
+    @Test(
+        "rawMember: a top-level member's text as sent, nil when absent, repeated, possibly escaped or not one object",
+        arguments: [
+            (#"{"type":"x","payload":{"b":1,"a":[1, 2]}}"#, #"{"b":1,"a":[1, 2]}"#),
+            (#" { "payload" :  "a \"quoted\" }" , "x": 1 } "#, #""a \"quoted\" }""#),
+            (#"{"payload":null}"#, "null"), (#"{"payload":-1.5e3}"#, "-1.5e3"),
+            (#"{"x":{"payload":1},"payload":2}"#, "2"),
+            (#"{"x":"\"payload\":3","payload":[]}"#, "[]"),
+            (#"{"x":{"payload":1}}"#, nil), (#"{"payload":1,"payload":2}"#, nil), (#"{"pay\u006coad":1}"#, nil),
+            (#"{"payload":1"#, nil), (#"{"payload":1} x"#, nil), (#"[{"payload":1}]"#, nil), ("", nil), ("{}", nil),
+        ] as [(String, String?)])
+    func rawMember(text: String, expected: String?) {
+        var text = text
+        let found = text.withUTF8 { JSONText.rawMember("payload", in: UnsafeRawBufferPointer($0)) }
+        #expect(found == expected)
+    }
 }
 
 @Suite("Parsing: RFC 3339")

@@ -57,6 +57,11 @@ public final class Broker: Sendable {
                 throw requests.count == 1 ? error : ConveyorError(.invalidArgument, "job \(index): \(error.message)")
             }
         }
+        return try await enqueueValidated(requests, atomic: atomic)
+    }
+
+    /// ``enqueue(batch:atomic:)`` for requests that already passed `validate(maxPayloadBytes:)`.
+    func enqueueValidated(_ requests: [EnqueueRequest], atomic: Bool) async throws -> [EnqueueResult] {
         var results: [EnqueueResult] = []
         results.reserveCapacity(requests.count)
         var start = 0

@@ -14,6 +14,28 @@ public enum JSONText {
         }
     }
 
+    /// The text of the top-level member `name` of the JSON object in `bytes`, byte for byte as sent.
+    /// Nil when `bytes` is not one valid JSON object, or has no such member, or has it twice, or has a
+    /// key with an escape sequence (which could spell `name`): callers then fall back to
+    /// re-serialising the parsed value.
+    public static func rawMember(_ name: String, in bytes: UnsafeRawBufferPointer) -> String? {
+        let key = Array(name.utf8)
+        let buffer = bytes.assumingMemoryBound(to: UInt8.self)
+        var scanner = JSONScanner(bytes: buffer)
+        guard let members = scanner.members() else { return nil }
+        var found: Range<Int>?
+        for member in members {
+            let raw = buffer[member.key]
+            if raw.contains(UInt8(ascii: "\\")) { return nil }
+            if raw.elementsEqual(key) {
+                guard found == nil else { return nil }
+                found = member.value
+            }
+        }
+        guard let found else { return nil }
+        return String(decoding: UnsafeBufferPointer(rebasing: buffer[found]), as: UTF8.self)
+    }
+
     /// Parses JSON text into Foundation objects, for embedding in a larger document; the text itself
     /// when it is not JSON.
     public static func object(_ text: String) -> Any {
@@ -114,6 +136,45 @@ struct JSONScanner {
         guard value() else { return false }
         skipSpace()
         return index == bytes.count
+    }
+
+    /// The byte ranges of each top-level member's key (inside the quotes) and value, when the whole
+    /// input is exactly one valid JSON object.
+    mutating func members() -> [(key: Range<Int>, value: Range<Int>)]? {
+        skipSpace()
+        guard current == UInt8(ascii: "{") else { return nil }
+        depth = 1
+        index += 1
+        skipSpace()
+        var members: [(key: Range<Int>, value: Range<Int>)] = []
+        if current == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                let keyStart = index + 1
+                guard current == UInt8(ascii: "\""), string() else { return nil }
+                let keyEnd = index - 1
+                skipSpace()
+                guard current == UInt8(ascii: ":") else { return nil }
+                index += 1
+                skipSpace()
+                let valueStart = index
+                guard value() else { return nil }
+                members.append((keyStart..<keyEnd, valueStart..<index))
+                skipSpace()
+                if current == UInt8(ascii: ",") {
+                    index += 1
+                    skipSpace()
+                } else if current == UInt8(ascii: "}") {
+                    index += 1
+                    break
+                } else {
+                    return nil
+                }
+            }
+        }
+        skipSpace()
+        return index == bytes.count ? members : nil
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
