@@ -40,21 +40,15 @@ extension ConveyorAPI {
             sample("conveyor_jobs_total", [("outcome", outcome)], stats.totals[outcome] ?? 0)
         }
         appendJobMetrics(try await broker.pool.command("HGETALL", broker.keys.prefix + "metrics").fieldMap ?? [:], to: &text)
-        let stream = try await broker.pool.pipeline([["XLEN", broker.keys.events], ["XINFO", "GROUPS", broker.keys.events]])
+        let stream = try await broker.eventStreamStatus()
         family("conveyor_event_stream_length", "gauge", "Entries in the event stream.")
-        sample("conveyor_event_stream_length", [], stream[0].int ?? 0)
+        sample("conveyor_event_stream_length", [], stream.length)
         family("conveyor_history_lag_events", "gauge", "Events the history writer has not read yet (-1 when unknown).")
-        var lag = -1
-        for group in stream[1].array ?? [] {
-            guard let fields = group.array else { continue }
-            var values: [String: RedisValue] = [:]
-            for index in stride(from: 0, to: fields.count - 1, by: 2) {
-                if let key = fields[index].string { values[key] = fields[index + 1] }
-            }
-            if values["name"]?.string == "history" { lag = values["lag"]?.int ?? -1 }
-        }
-        if stream[1].array == nil { lag = stream[0].int ?? 0 }
+        // No stream yet: nothing to write, so no lag; a stream without a writer's group: all of it.
+        let lag = stream.historyLag ?? (stream.historyGroupExists ? -1 : stream.length)
         sample("conveyor_history_lag_events", [], lag)
+        family("conveyor_history_pending_events", "gauge", "Events the history writers read and have not written yet.")
+        sample("conveyor_history_pending_events", [], stream.historyPending)
         return text
     }
 
