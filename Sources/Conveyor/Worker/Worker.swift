@@ -327,27 +327,34 @@ public final class Worker: Service, Sendable {
     /// Cancels the handlers of jobs that were lost or cancelled; drops acks that would be refused.
     private func settle(_ ids: [String], as fate: Fate) {
         guard !ids.isEmpty else { return }
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
+        let (reported, tasks) = state.withLock { state -> ([String], [Task<Void, Never>]) in
+            var reported: [String] = []
             var tasks: [Task<Void, Never>] = []
             for id in ids {
                 guard var running = state.running[id], running.fate == .normal else { continue }
                 running.fate = fate
-                if let task = running.task { tasks.append(task) }
                 if fate == .lost {
+                    let queued = state.acks.count
                     state.acks.removeAll { $0.job.id == id }
                     if !running.holdsSlot {
                         state.running[id] = nil
+                        // The handler returned. If its ack was still queued here, the lease really was
+                        // lost; if not, the ack crossed this heartbeat (its script released the lock a
+                        // moment before) and nothing was lost.
+                        if state.acks.count < queued { reported.append(id) }
                         continue
                     }
                 }
+                reported.append(id)
+                if let task = running.task { tasks.append(task) }
                 state.running[id] = running
             }
-            return tasks
+            return (reported, tasks)
         }
-        if !tasks.isEmpty {
+        if !reported.isEmpty {
             logger.info(
                 fate == .lost ? "lease lost, handler cancelled" : "job cancelled while running, handler cancelled",
-                metadata: ["jobs": .string(ids.joined(separator: ","))])
+                metadata: ["jobs": .string(reported.joined(separator: ","))])
         }
         for task in tasks { task.cancel() }
     }
