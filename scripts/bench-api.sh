@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make bench-api`: load figures of `POST /v1/jobs` with wrk against one release `conveyor serve`
 # (no auth, no rate limit) and a throwaway redis-server on free loopback ports. Prints, for RUNS runs
-# (default 3): the saturating throughput (wrk -t2 -c64) and the p50/p99 latency at a fixed offered
-# rate (default 2000 requests/s: 20 connections, each sending every 10 ms), then the medians.
+# (default 5): the saturating throughput (wrk -t2 -c64) and the p50/p99 latency at a fixed offered
+# rate (default 2000 requests/s: 100 connections, each sending about every 50 ms), then the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${CONVEYOR_BIN:-.build/release/conveyor}"
-runs="${RUNS:-3}"
+runs="${RUNS:-5}"
 seconds="${SECONDS_PER_RUN:-10}"
 rate="${RATE:-2000}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }

@@ -21,8 +21,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Enqueues per second in the latency phase.") var rate: Int = 1_000
     @Option(name: .customLong("latency-seconds"), help: "Length of the latency phase.") var latencySeconds: Int = 5
     @Option(name: .customLong("delayed-jobs"), help: "Delayed jobs in the lateness phase.") var delayedJobs: Int = 1_000
+    @Flag(help: "Measure the history writer instead (CONVEYOR_MONGO_URL): catch-up rate, and processing with and without it.")
+    var history = false
+    @Option(name: .customLong("history-events"), help: "Events in the stream the writer catches up on (--history).")
+    var historyEvents: Int = 200_000
+    @Option(name: .customLong("history-jobs"), help: "Jobs processed without, then with, a writer running (--history).")
+    var historyJobs: Int = 100_000
 
     func run() async throws {
+        if history { return try await runHistory() }
         var configuration = try global.brokerConfiguration()
         configuration.namespace = "bench-\(UInt32.random(in: 0...UInt32.max))"
         configuration.keepFinishedMilliseconds = 0
