@@ -13,7 +13,7 @@ redis_port=$(free_port)
 mongo_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
 : >"$dir/secantusd.toml"
-nice -n 19 .venv/bin/secantusd-py --config "$dir/secantusd.toml" --host 127.0.0.1 --port "$mongo_port" \
+chrt --idle 0 .venv/bin/secantusd-py --config "$dir/secantusd.toml" --host 127.0.0.1 --port "$mongo_port" \
   --storage-path "$dir/mongo" --log-level WARNING >"$dir/secantusd.log" 2>&1 &
 mongo_pid=$!
 trap 'kill "$mongo_pid" 2>/dev/null; wait "$mongo_pid" 2>/dev/null; redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT

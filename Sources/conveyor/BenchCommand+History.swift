@@ -10,8 +10,9 @@ import RedisClient
 /// Each run: (1) catch-up: a stream prefilled with `--history-events` events (no-op jobs enqueued and
 /// processed without a writer: enqueued, started, succeeded each) is copied by one in-process
 /// `HistoryWriter` into a fresh database, timed until every event is written and acknowledged;
-/// (2) processing `--history-jobs` no-op jobs with one worker in this process (concurrency `--concurrency`),
-/// once without and once with a `conveyor history` process writing the same namespace.
+/// (2) processing `--history-jobs` no-op jobs with one worker in this process (concurrency `--concurrency`)
+/// without a writer, with a `conveyor history` process writing the same namespace, and with one writing
+/// another namespace (see `processingPhases`), with the writer process's CPU time.
 extension BenchCommand {
     func runHistory() async throws {
         let redis = try global.redisConfiguration()
@@ -21,10 +22,12 @@ extension BenchCommand {
         for run in 1...max(1, runs) {
             var result: [String: Double] = [:]
             result["writer catch-up events/s"] = try await catchUp(redis: redis, run: run)
-            let (without, with) = try await processingWithAndWithoutWriter(redis: redis, mongoURL: mongoURL, run: run)
+            let (without, with, control) = try await processingPhases(redis: redis, mongoURL: mongoURL, run: run)
             result["processing jobs/s, no writer"] = without
             result["processing jobs/s, writer running"] = with
-            result["writer cost to processing %"] = (1 - with / without) * 100
+            result["processing jobs/s, control"] = control
+            result["cost of writer and MongoDB %"] = (1 - with / without) * 100
+            result["cost of reading events %"] = (1 - with / control) * 100
             print("run \(run): " + result.sorted { $0.key < $1.key }.map { "\($0.key)=\(format($0.value))" }.joined(separator: " "))
             for (key, value) in result { figures[key, default: []].append(value) }
         }
@@ -32,8 +35,10 @@ extension BenchCommand {
         print("median of \(runs) run(s):")
         for key in figures.keys.sorted() {
             let values = figures[key]!.sorted()
+            let middle = values.count / 2
+            let median = values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
             print(
-                "  \(key.padding(toLength: 36, withPad: " ", startingAt: 0)) \(format(values[values.count / 2]))   (runs: \(figures[key]!.map(format).joined(separator: " / ")))"
+                "  \(key.padding(toLength: 36, withPad: " ", startingAt: 0)) \(format(median))   (runs: \(figures[key]!.map(format).joined(separator: " / ")))"
             )
         }
     }
@@ -106,40 +111,64 @@ extension BenchCommand {
         return rate
     }
 
-    /// Processing rate of `--history-jobs` jobs without, then with, a `conveyor history` process running.
-    func processingWithAndWithoutWriter(redis: RedisConfiguration, mongoURL: String, run: Int) async throws -> (Double, Double) {
+    /// Processing rates of `--history-jobs` jobs in three phases, in an order that rotates with the run:
+    /// no writer; a `conveyor history` process writing this namespace; and the control, a writer busy
+    /// with another namespace's backlog (MongoDB as busy, nothing reading this namespace's events).
+    /// "with" minus "control" is what reading the broker's events costs; "control" minus "without" is
+    /// MongoDB sharing the machine's cores.
+    func processingPhases(redis: RedisConfiguration, mongoURL: String, run: Int) async throws -> (
+        without: Double, with: Double, control: Double
+    ) {
         let broker = try historyBenchBroker(redis: redis)
         defer { broker.shutdown() }
         try await broker.prepare()
-        let without = try await enqueueAndProcess(broker, count: historyJobs)
-        let database = broker.configuration.namespace.replacingOccurrences(of: "-", with: "_")
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONVEYOR_NAMESPACE"] = broker.configuration.namespace
-        environment["CONVEYOR_REDIS_URL"] = global.redisURL ?? environment["CONVEYOR_REDIS_URL"]
-        environment["CONVEYOR_MONGO_URL"] = mongoURL
-        environment["CONVEYOR_LOG_LEVEL"] = "error"
-        let mongo = try MongoClient(
-            configuration: MongoConfiguration(url: mongoURL, database: database), logger: Logger(label: "conveyor.bench"))
-        // The writer process uses the URL's database: point it at this run's.
-        environment["CONVEYOR_MONGO_URL"] = Self.url(mongoURL, database: database)
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let writer = try ChildProcess(executable, ["history"], environment: environment)
-        // Once the writer is reading (its group exists), the same number of jobs again.
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !(try await broker.eventStreamStatus().historyGroupExists) { try await Task.sleep(for: .milliseconds(20)) }
-        let cpuBefore = Self.cpuSeconds(of: writer.pid)
-        let phase = ContinuousClock.now
-        let with = try await enqueueAndProcess(broker, count: historyJobs)
-        let writerCPU = Self.cpuSeconds(of: writer.pid) - cpuBefore
-        let status = try await broker.eventStreamStatus()
-        print(
-            "  run \(run) processing: writer process CPU \(format(writerCPU)) s over \(format(seconds(since: phase))) s;"
-                + " writer lag \(status.historyLag.map(String.init) ?? "unknown") events when the jobs were done")
-        writer.stop()
-        try? await mongo.dropDatabase()
-        await mongo.close()
+        // The control's writer copies a backlog of another namespace for the whole phase.
+        let decoy = try historyBenchBroker(redis: redis)
+        defer { decoy.shutdown() }
+        try await decoy.prepare()
+        _ = try await enqueueAndProcess(decoy, count: historyJobs)
+        var rates: [String: Double] = [:]
+        let order = ["without", "with", "control"]
+        for index in 0..<3 {
+            let phase = order[(index + run - 1) % 3]
+            switch phase {
+            case "without":
+                rates[phase] = try await enqueueAndProcess(broker, count: historyJobs)
+            default:
+                let target = phase == "with" ? broker : decoy
+                let database = target.configuration.namespace.replacingOccurrences(of: "-", with: "_")
+                var environment = ProcessInfo.processInfo.environment
+                environment["CONVEYOR_NAMESPACE"] = target.configuration.namespace
+                environment["CONVEYOR_REDIS_URL"] = global.redisURL ?? environment["CONVEYOR_REDIS_URL"]
+                // The writer process uses the URL's database: point it at this namespace's.
+                environment["CONVEYOR_MONGO_URL"] = Self.url(mongoURL, database: database)
+                environment["CONVEYOR_LOG_LEVEL"] = "error"
+                let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+                let writer = try ChildProcess(executable, ["history"], environment: environment)
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline, !(try await target.eventStreamStatus().historyGroupExists) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let cpuBefore = Self.cpuSeconds(of: writer.pid)
+                let start = ContinuousClock.now
+                rates[phase] = try await enqueueAndProcess(broker, count: historyJobs)
+                let cpu = Self.cpuSeconds(of: writer.pid) - cpuBefore
+                let lag = try await target.eventStreamStatus().historyLag
+                print(
+                    "  run \(run) \(phase == "with" ? "writer on this namespace" : "control (writer on another namespace)"): writer process CPU \(format(cpu)) s over \(format(seconds(since: start))) s, its lag \(lag.map(String.init) ?? "unknown") events"
+                )
+                writer.stop()
+                // MongoDB may still be busy with the writer's last batch: let it finish first.
+                try await Task.sleep(for: .seconds(5))
+                let mongo = try MongoClient(
+                    configuration: MongoConfiguration(url: mongoURL, database: database), logger: Logger(label: "conveyor.bench"))
+                try? await mongo.dropDatabase()
+                await mongo.close()
+            }
+        }
         try await deleteNamespace(broker)
-        return (without, with)
+        try await deleteNamespace(decoy)
+        return (rates["without"]!, rates["with"]!, rates["control"]!)
     }
 
     /// User plus system CPU time of a process so far, in seconds (from /proc; 0 if unreadable).
