@@ -175,32 +175,22 @@ struct AccessMiddleware: RouterMiddleware {
             guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
                 let key = api.keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
             else {
-                throw APIProblem(
-                    .unauthorized, "send a valid API key as 'Authorization: Bearer KEY'",
-                    headers: [.wwwAuthenticate: "Bearer realm=\"conveyor\""])
+                // Requests without a valid key spend the budget of their client address, so guessing
+                // keys is rate limited like everything else.
+                var headers: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"conveyor\""]
+                if let limit {
+                    headers.append(contentsOf: try await rateLimit(client: "unauthenticated:" + address(context), limit: limit))
+                }
+                throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
             }
             context.apiKey = key
             client = "key:" + key.secret
             if let own = key.rateLimit { limit = own }
         } else {
-            client = "ip:" + (context.remoteAddress?.ipAddress ?? "unknown")
+            client = "ip:" + address(context)
         }
         var rateHeaders: HTTPFields = [:]
-        if let limit {
-            let decision = try await api.limiter.check(client: client, limit: limit)
-            rateHeaders[.rateLimitLimit] = String(limit.burst)
-            rateHeaders[.rateLimitRemaining] = String(decision.remaining)
-            rateHeaders[.rateLimitReset] = String((decision.resetMicroseconds + 999_999) / 1_000_000)
-            rateHeaders[.rateLimitPolicy] = "\(limit.burst);w=\(max(1, limit.periodMilliseconds * limit.burst / limit.count / 1_000))"
-            if !decision.admitted {
-                api.metrics.rateLimited.increment()
-                var headers = rateHeaders
-                headers[.retryAfter] = String(max(1, (decision.retryAfterMicroseconds + 999_999) / 1_000_000))
-                throw APIProblem(
-                    .tooManyRequests, "rate limit of \(limit) exceeded; retry in \(decision.retryAfterMicroseconds / 1_000) ms",
-                    headers: headers)
-            }
-        }
+        if let limit { rateHeaders = try await rateLimit(client: client, limit: limit) }
         if let key = context.apiKey, key.role < role {
             var problem = APIProblem(.forbidden, "this API key has the role '\(key.role.rawValue)'; this request needs '\(role.rawValue)'")
             problem.headers = rateHeaders
@@ -212,6 +202,27 @@ struct AccessMiddleware: RouterMiddleware {
         }
         response.headers.append(contentsOf: rateHeaders)
         return response
+    }
+
+    func address(_ context: Context) -> String { context.remoteAddress?.ipAddress ?? "unknown" }
+
+    /// Spends one request of `client`'s budget: the RateLimit headers, or a 429 carrying them and
+    /// Retry-After when the budget is spent.
+    func rateLimit(client: String, limit: RateLimit) async throws -> HTTPFields {
+        let decision = try await api.limiter.check(client: client, limit: limit)
+        var headers: HTTPFields = [:]
+        headers[.rateLimitLimit] = String(limit.burst)
+        headers[.rateLimitRemaining] = String(decision.remaining)
+        headers[.rateLimitReset] = String((decision.resetMicroseconds + 999_999) / 1_000_000)
+        headers[.rateLimitPolicy] = "\(limit.burst);w=\(max(1, limit.periodMilliseconds * limit.burst / limit.count / 1_000))"
+        guard decision.admitted else {
+            api.metrics.rateLimited.increment()
+            headers[.retryAfter] = String(max(1, (decision.retryAfterMicroseconds + 999_999) / 1_000_000))
+            throw APIProblem(
+                .tooManyRequests, "rate limit of \(limit) exceeded; retry in \(decision.retryAfterMicroseconds / 1_000) ms",
+                headers: headers)
+        }
+        return headers
     }
 }
 

@@ -82,10 +82,20 @@ struct AccessTests {
             // Errors count too and carry the headers; other keys have budgets of their own.
             expectProblem(try await api.with(key: Keys.read).post("/v1/queues/q/pause"), 403)
             #expect(try await api.with(key: Keys.read).get("/v1/queues")[header: "RateLimit-Remaining"] == "1")
+            // Requests without a valid key spend their address's budget: guessing keys is limited too.
+            let guesser = api.with(key: "not-a-key")
+            for expected in ["2", "1", "0"] {
+                let reply = try await guesser.get("/v1/queues")
+                expectProblem(reply, 401)
+                #expect(reply[header: "RateLimit-Remaining"] == expected)
+            }
+            let blocked = try await guesser.get("/v1/queues")
+            expectProblem(blocked, 429)
+            #expect(blocked[header: "Retry-After"] != nil)
             // Public routes are not limited.
             #expect(try await api.get("/healthz").status == 200)
             let metrics = try await api.get("/metrics").text
-            #expect(metrics.contains("conveyor_http_rate_limited_total 1"))
+            #expect(metrics.contains("conveyor_http_rate_limited_total 2"))
         }
     }
 
