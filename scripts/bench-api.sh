@@ -10,19 +10,16 @@ runs="${RUNS:-5}"
 seconds="${SECONDS_PER_RUN:-10}"
 rate="${RATE:-2000}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+source scripts/lib.sh
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-redis_port=$(port); api_port=$(port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no --logfile "$work/redis.log" &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'stop_started; rm -rf "$work"' EXIT
+start_redis "$work"
+api_port=$(free_port)
 CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_RATE_LIMIT=off CONVEYOR_LOG_LEVEL=warning MONGOC_DISABLE_SHM=1 \
   CONVEYOR_MONGO_URL="mongodb://127.0.0.1:1/conveyor" "$bin" serve --no-auth --port "$api_port" >"$work/api.out" 2>"$work/api.err" &
 pids+=($!)
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$api_port") 2>/dev/null && break; sleep 0.1; done
+wait_port "$api_port"
 url="http://127.0.0.1:$api_port/v1/jobs"
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"

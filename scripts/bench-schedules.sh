@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/conveyor
 seconds=${1:-60}
+source scripts/lib.sh
 dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'stop_started; rm -rf "$dir"' EXIT
+start_redis "$dir"
+port=$redis_port
 export CONVEYOR_REDIS_URL="redis://127.0.0.1:$port" CONVEYOR_NAMESPACE=bench-schedules CONVEYOR_LOG_LEVEL=warning
 for _ in 1 2 3; do "$bin" promoter & pids+=($!); done
 sleep 1

@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${CONVEYOR_BIN:-.build/release/conveyor}"
 if [ -z "${CONVEYOR_REDIS_URL:-}" ]; then
+  source scripts/lib.sh
   dir=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
-  trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  export CONVEYOR_REDIS_URL="redis://127.0.0.1:$port"
+  pids=()
+  trap 'stop_started; rm -rf "$dir"' EXIT
+  start_redis "$dir"
+  export CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port"
 fi
 "$bin" bench ${BENCH_ARGS:-} "$@"

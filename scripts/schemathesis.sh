@@ -5,30 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${CONVEYOR_BIN:-.build/debug/conveyor}"
+source scripts/lib.sh
 work="$(mktemp -d /tmp/conveyor-st.XXXXXX)"
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1"; return 1
-}
-redis_port="$(port)"; mongo_port="$(port)"; api_port="$(port)"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
-pids+=($!)
-touch "$work/secantusd.toml"
-.venv/bin/secantusd-py --config "$work/secantusd.toml" --host 127.0.0.1 --port "$mongo_port" --storage-path "$work/mongo" \
-  --log-level WARNING >"$work/mongo.log" 2>&1 &
-pids+=($!)
-wait_port "$redis_port"; wait_port "$mongo_port"
+trap 'stop_started; rm -rf "$work"' EXIT
+start_redis "$work"
+start_mongo "$work"
+api_port=$(free_port)
 export CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_MONGO_URL="mongodb://127.0.0.1:$mongo_port/conveyor"
 export CONVEYOR_API_KEYS="schemathesis-admin:admin" MONGOC_DISABLE_SHM=1 CONVEYOR_LOG_LEVEL=warning
 "$binary" serve --port "$api_port" >"$work/api.out" 2>"$work/api.err" &

@@ -1,3 +1,4 @@
+import Conveyor
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -44,12 +45,8 @@ public struct APIProblem: Error, HTTPResponseError, Sendable {
 /// JSON responses from Foundation objects.
 enum JSONResponse {
     static func make(_ object: Any, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
-        var options: JSONSerialization.WritingOptions = [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]
-        options.insert(.sortedKeys)
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: options)) ?? Data("null".utf8)
-        var buffer = ByteBuffer()
-        buffer.writeBytes(data)
-        buffer.writeString("\n")
-        return Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: buffer))
+        Response(
+            status: status, headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: JSONText.string(object) + "\n")))
     }
 }

@@ -84,7 +84,7 @@ extension BenchCommand {
         let mongo = try MongoClient(
             configuration: MongoConfiguration(
                 url: MongoConfiguration.fromEnvironment(global.environment).url,
-                database: broker.configuration.namespace.replacingOccurrences(of: "-", with: "_")),
+                database: Self.database(of: broker)),
             logger: Logger(label: "conveyor.bench"))
         try? await mongo.dropDatabase()
         let writer = HistoryWriter(
@@ -136,7 +136,7 @@ extension BenchCommand {
                 rates[phase] = try await enqueueAndProcess(broker, count: historyJobs)
             default:
                 let target = phase == "with" ? broker : decoy
-                let database = target.configuration.namespace.replacingOccurrences(of: "-", with: "_")
+                let database = Self.database(of: target)
                 var environment = ProcessInfo.processInfo.environment
                 environment["CONVEYOR_NAMESPACE"] = target.configuration.namespace
                 environment["CONVEYOR_REDIS_URL"] = global.redisURL ?? environment["CONVEYOR_REDIS_URL"]
@@ -170,6 +170,9 @@ extension BenchCommand {
         try await deleteNamespace(decoy)
         return (rates["without"]!, rates["with"]!, rates["control"]!)
     }
+
+    /// The MongoDB database a bench namespace writes to (its name with `_` for `-`).
+    static func database(of broker: Broker) -> String { broker.configuration.namespace.replacingOccurrences(of: "-", with: "_") }
 
     /// User plus system CPU time of a process so far, in seconds (from /proc; 0 if unreadable).
     static func cpuSeconds(of pid: pid_t) -> Double {

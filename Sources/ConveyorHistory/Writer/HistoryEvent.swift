@@ -118,34 +118,18 @@ public struct HistoryEvent: Sendable, Hashable {
         for job in order {
             let events = byJob[job]!.sorted { $0.orderKey < $1.orderKey }
             var set: [(String, BSONValue)] = []
-            var minimum: [String: BSONValue] = [:]
-            var maximum: [String: BSONValue] = [:]
-            var minimumKeys: [String] = []
-            var maximumKeys: [String] = []
+            var minimum = Extremes(keepsLower: true)
+            var maximum = Extremes(keepsLower: false)
             for event in events {
                 let facts = event.facts
                 set += facts.set  // a repeated key keeps the later event's value (Document's rule)
-                for (key, value) in facts.minimum {
-                    if let old = minimum[key] {
-                        minimum[key] = Self.less(value, old) ? value : old
-                    } else {
-                        minimum[key] = value
-                        minimumKeys.append(key)
-                    }
-                }
-                for (key, value) in facts.maximum {
-                    if let old = maximum[key] {
-                        maximum[key] = Self.less(old, value) ? value : old
-                    } else {
-                        maximum[key] = value
-                        maximumKeys.append(key)
-                    }
-                }
+                minimum.merge(facts.minimum)
+                maximum.merge(facts.maximum)
             }
             var update: [(String, BSONValue)] = []
             if !set.isEmpty { update.append(("$set", .document(Document(set)))) }
-            if !minimumKeys.isEmpty { update.append(("$min", .document(Document(minimumKeys.map { ($0, minimum[$0]!) })))) }
-            update.append(("$max", .document(Document(maximumKeys.map { ($0, maximum[$0]!) }))))
+            if !minimum.keys.isEmpty { update.append(("$min", .document(minimum.document))) }
+            update.append(("$max", .document(maximum.document)))
             writes.append(
                 JobWrite(model: .updateOne(filter: ["_id": .string(job)], update: Document(update), upsert: true), conditional: false))
 
@@ -176,6 +160,29 @@ public struct HistoryEvent: Sendable, Hashable {
         if let a = a.dateValue, let b = b.dateValue { return a < b }
         if let a = a.intValue, let b = b.intValue { return a < b }
         return false
+    }
+
+    /// The lowest (`$min`) or highest (`$max`) value seen per key, keys in first-seen order.
+    private struct Extremes {
+        let keepsLower: Bool
+        var keys: [String] = []
+        var values: [String: BSONValue] = [:]
+
+        init(keepsLower: Bool) { self.keepsLower = keepsLower }
+
+        mutating func merge(_ pairs: [(String, BSONValue)]) {
+            for (key, value) in pairs {
+                guard let old = values[key] else {
+                    values[key] = value
+                    keys.append(key)
+                    continue
+                }
+                let better = keepsLower ? HistoryEvent.less(value, old) : HistoryEvent.less(old, value)
+                if better { values[key] = value }
+            }
+        }
+
+        var document: Document { Document(keys.map { ($0, values[$0]!) }) }
     }
 
     /// The facts this event adds to its job's document: fields to set, and times and counters merged
