@@ -119,11 +119,16 @@ public struct HistoryQueries: Sendable {
 
     /// `text` with every regular-expression metacharacter escaped, to match literally.
     static func escapeRegex(_ text: String) -> String {
-        let special = Set("\\^$.|?*+()[]{}-/#")
+        let special = Set("\\^$.|?*+()[]{}-/#".unicodeScalars)
         var output = ""
-        for character in text {
-            if special.contains(character) { output.append("\\") }
-            output.append(character)
+        for scalar in text.unicodeScalars {
+            // A BSON regex is a C string: a NUL byte is spelled as the escape \x00.
+            if scalar == "\u{0}" {
+                output += "\\x00"
+                continue
+            }
+            if special.contains(scalar) { output.append("\\") }
+            output.unicodeScalars.append(scalar)
         }
         return output
     }
