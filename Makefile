@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history openapi clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -21,6 +21,7 @@ run: release
 	.build/release/conveyor dev --data-dir .run
 
 test: deps
+	.venv/bin/openapi-spec-validator API/openapi.yaml
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/schemathesis.sh
@@ -43,10 +44,6 @@ bench-schedules: release
 # History writer: catch-up rate on ~200k events in SecantusDB, broker processing with and without it.
 bench-history: release
 	scripts/bench-history.sh
-
-# Regenerates the API's OpenAPI document from scripts/openapi.py.
-openapi:
-	python3 scripts/openapi.py Sources/ConveyorServer/OpenAPIDocument.swift
 
 # POST /v1/jobs throughput and p99 latency at 2,000 requests/s with wrk (RUNS=5, SECONDS_PER_RUN=10).
 bench-api: release

@@ -25,6 +25,8 @@ let package = Package(
         // only adds URL-encoded forms.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Build time only: the Embed tool turns API/openapi.yaml into the JSON served at /openapi.json.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian, through system-library targets.
@@ -38,12 +40,16 @@ let package = Package(
             providers: [.apt(["libmongoc-dev", "libbson-dev"])]
         ),
 
-        // Build tool: embeds Lua/*.lua into the Conveyor library.
-        .executableTarget(name: "EmbedLua", swiftSettings: swiftSettings),
+        // Build tool: embeds Lua/*.lua into Conveyor and API/ into ConveyorServer.
+        .executableTarget(
+            name: "Embed",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .plugin(
-            name: "EmbedLuaPlugin",
+            name: "EmbedPlugin",
             capability: .buildTool(),
-            dependencies: ["EmbedLua"]
+            dependencies: ["Embed"]
         ),
 
         .target(
@@ -62,7 +68,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings,
-            plugins: ["EmbedLuaPlugin"]
+            plugins: ["EmbedPlugin"]
         ),
         .target(
             name: "ConveyorHistory",
@@ -82,7 +88,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedPlugin"]
         ),
         .executableTarget(
             name: "conveyor",

@@ -34,3 +34,10 @@ if [ "$installed" != "$st_version" ]; then
   echo "installing: schemathesis==$st_version into .venv/"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "schemathesis==$st_version"
 fi
+# openapi-spec-validator, which `make test` runs on API/openapi.yaml.
+osv_version="0.9.0"
+installed="$(.venv/bin/python -m pip show openapi-spec-validator 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [ "$installed" != "$osv_version" ]; then
+  echo "installing: openapi-spec-validator==$osv_version into .venv/"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "openapi-spec-validator==$osv_version"
+fi

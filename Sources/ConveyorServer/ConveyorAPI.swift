@@ -33,15 +33,19 @@ public struct ConveyorAPI: Sendable {
         self.logger = logger
     }
 
-    /// The router with every route and the middleware in front of them.
+    /// The router: every route of `routes`, each behind the access check of its role, and the
+    /// middleware that maps errors and counts requests.
     public func makeRouter() -> Router<ConveyorRequestContext> {
         let router = Router(context: ConveyorRequestContext.self)
         router.add(middleware: ObservingMiddleware(metrics: metrics, logger: logger))
-        router.add(middleware: AccessMiddleware(api: self))
-        addJobRoutes(to: router)
-        addAdminRoutes(to: router)
-        addScheduleRoutes(to: router)
-        addSystemRoutes(to: router)
+        let access = AccessCheck(api: self)
+        for route in Self.routes {
+            router.on(RouterPath(route.path), method: route.method) { request, context in
+                try await access.handle(request, context: context, role: route.role) { request, context in
+                    try await route.handler(self, request, context)
+                }
+            }
+        }
         return router
     }
 
@@ -52,50 +56,6 @@ public struct ConveyorAPI: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
-    }
-
-    /// Every route and its methods: what `/openapi.json` describes, and what a 405 lists in `Allow`.
-    public static let routes: [(path: String, methods: [String])] = [
-        ("/v1/jobs", ["GET", "POST"]), ("/v1/jobs/batch", ["POST"]), ("/v1/jobs/{id}", ["GET"]), ("/v1/jobs/{id}/cancel", ["POST"]),
-        ("/v1/jobs/{id}/retry", ["POST"]), ("/v1/queues", ["GET"]), ("/v1/queues/{name}/pause", ["POST"]),
-        ("/v1/queues/{name}/resume", ["POST"]), ("/v1/dead", ["GET"]), ("/v1/dead/retry", ["POST"]), ("/v1/dead/{id}", ["DELETE"]),
-        ("/v1/workers", ["GET"]), ("/v1/stats", ["GET"]), ("/v1/schedules", ["GET", "POST"]),
-        ("/v1/schedules/{name}", ["GET", "PUT", "DELETE"]), ("/v1/schedules/{name}/pause", ["POST"]),
-        ("/v1/schedules/{name}/resume", ["POST"]), ("/v1/schedules/{name}/run", ["POST"]), ("/healthz", ["GET"]), ("/readyz", ["GET"]),
-        ("/metrics", ["GET"]), ("/openapi.json", ["GET"]),
-    ]
-
-    /// The methods of the route `path` matches (literal segments win over `{…}` ones); empty for none.
-    static func allowedMethods(path: String) -> [String] {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        var best: (literals: Int, methods: [String])?
-        for route in routes {
-            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
-            guard pattern.count == segments.count else { continue }
-            var literals = 0
-            var matches = true
-            for (expected, actual) in zip(pattern, segments) {
-                if expected.hasPrefix("{") {
-                    if actual.isEmpty { matches = false }
-                } else if expected == actual {
-                    literals += 1
-                } else {
-                    matches = false
-                }
-                if !matches { break }
-            }
-            if matches && literals > (best?.literals ?? -1) { best = (literals, route.methods) }
-        }
-        return best?.methods ?? []
-    }
-
-    /// The role a request needs: reads need `read`, enqueues `submit`, every other change `admin`;
-    /// nil for the public routes.
-    static func requiredRole(method: HTTPRequest.Method, path: String) -> APIRole? {
-        guard path == "/v1" || path.hasPrefix("/v1/") else { return nil }
-        if method == .get || method == .head { return .read }
-        if method == .post && (path == "/v1/jobs" || path == "/v1/jobs/batch") { return .submit }
-        return .admin
     }
 }
 
@@ -118,8 +78,8 @@ struct ObservingMiddleware: RouterMiddleware {
         if route == "NotFound" { route = "unmatched" }
         if response.status == .notFound && route == "unmatched" {
             // A known path with a method it does not have: 405 with the ones it has.
-            let allowed = ConveyorAPI.allowedMethods(path: request.uri.path)
-            if !allowed.isEmpty {
+            let allowed = ConveyorAPI.methods(path: request.uri.path).map(\.rawValue)
+            if !allowed.isEmpty && !allowed.contains(request.method.rawValue) {
                 var problem = APIProblem(
                     .methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed.joined(separator: ", "))")
                 problem.headers[.allow] = allowed.joined(separator: ", ")
@@ -145,29 +105,33 @@ struct ObservingMiddleware: RouterMiddleware {
         case let error as RedisError:
             logger.error("Redis failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
             problem = APIProblem(.serviceUnavailable, "Redis is unavailable; try again")
-        case let error as HistoryError:
-            logger.error("MongoDB failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+        case let error as HistoryError where error.isUnavailable:
+            logger.error("MongoDB unavailable", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
             problem = APIProblem(.serviceUnavailable, "the job history (MongoDB) is unavailable; try again")
+        case let error as HistoryError:
+            // Raised before or apart from reaching the server (a query that cannot be encoded, a
+            // refused command): the server's fault or the query's, not an outage.
+            logger.error("MongoDB query failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            problem = APIProblem(.internalServerError, "the job history query failed: \(error.message)")
         default:
             logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(request.uri.path)])
             problem = APIProblem(.internalServerError, "the server failed to handle this request")
         }
-        var response = JSONResponse.make(problem.jsonObject, status: problem.status, contentType: "application/problem+json")
-        response.headers.append(contentsOf: problem.headers)
-        return response
+        return problem.makeResponse()
     }
 }
 
-/// Authenticates the API key, spends one request of the caller's rate budget, and checks the role.
-/// Adds the `RateLimit-*` headers to every rate-limited response, errors included.
-struct AccessMiddleware: RouterMiddleware {
+/// In front of every route that needs a role (from the route table): authenticates the API key,
+/// spends one request of the caller's rate budget, and checks the role. Adds the `RateLimit-*`
+/// headers to every rate-limited response, errors included.
+struct AccessCheck: Sendable {
     typealias Context = ConveyorRequestContext
     let api: ConveyorAPI
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let role = ConveyorAPI.requiredRole(method: request.method, path: request.uri.path) else {
-            return try await next(request, context)
-        }
+    func handle(
+        _ request: Request, context: Context, role: APIRole?, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let role else { return try await next(request, context) }
         var context = context
         var client: String
         var limit = api.configuration.rateLimit

@@ -5,16 +5,6 @@ import HTTPTypes
 import Hummingbird
 
 extension ConveyorAPI {
-    /// `/v1/jobs…`: enqueue one or many, read one (live state and timeline), list, cancel, retry.
-    func addJobRoutes(to router: Router<ConveyorRequestContext>) {
-        router.post("/v1/jobs") { request, context in try await self.enqueueOne(request, context) }
-        router.post("/v1/jobs/batch") { request, context in try await self.enqueueBatch(request, context) }
-        router.get("/v1/jobs") { request, context in try await self.listJobs(request, context) }
-        router.get("/v1/jobs/:id") { request, context in try await self.showJob(try Self.jobID(context)) }
-        router.post("/v1/jobs/:id/cancel") { request, context in try await self.cancelJob(try Self.jobID(context)) }
-        router.post("/v1/jobs/:id/retry") { request, context in try await self.retryJob(try Self.jobID(context)) }
-    }
-
     static func jobID(_ context: ConveyorRequestContext) throws(APIProblem) -> String {
         let id = context.parameters.get("id") ?? ""
         guard JobID.isValid(id) else { throw APIProblem(.notFound, "no job '\(id.prefix(130))'", field: "id") }
@@ -45,11 +35,10 @@ extension ConveyorAPI {
         let result = try await enqueuer.enqueue(job)
         var response: Response
         if result.id.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            var object: [String: Any] = ["id": result.id, "state": result.state.rawValue]
-            if result.duplicate { object["duplicate"] = true }
-            response = JSONResponse.make(object, status: result.duplicate ? .ok : .created)
+            response = try JSONResponse.make(
+                EnqueueBody(id: result.id, state: result.state, duplicate: result.duplicate), status: result.duplicate ? .ok : .created)
         } else {
-            // The same JSON written by hand (sorted keys, nothing to escape): this is the hottest route.
+            // EnqueueBody's JSON written by hand (nothing to escape): this is the hottest route.
             let text =
                 (result.duplicate ? #"{"duplicate":true,"id":""# : #"{"id":""#) + result.id + #"","state":""#
                 + result.state.rawValue + "\"}\n"
@@ -61,7 +50,7 @@ extension ConveyorAPI {
         return response
     }
 
-    func enqueueBatch(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+    func enqueueBatch(_ request: Request) async throws -> Response {
         let input = try JSONInput(body: try await Self.body(request, limit: configuration.maxBatchBodyBytes))
         try input.allowOnly(["jobs"])
         guard let entries = try input.array("jobs") else { throw APIProblem.invalid("jobs", "'jobs' is required") }
@@ -78,41 +67,31 @@ extension ConveyorAPI {
                 try JSONInput(object: object, path: "jobs[\(index)]").enqueueRequest(maxPayloadBytes: broker.configuration.maxPayloadBytes))
         }
         let results = try await broker.enqueue(batch: jobs, atomic: true)
-        return JSONResponse.make(
-            ["ids": results.map(\.id), "duplicates": results.enumerated().filter(\.element.duplicate).map(\.offset)], status: .created)
+        return try JSONResponse.make(
+            BatchBody(ids: results.map(\.id), duplicates: results.enumerated().filter(\.element.duplicate).map(\.offset)), status: .created)
     }
 
-    func showJob(_ id: String) async throws -> Response {
+    func showJob(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+        _ = try QueryInput(request, allowed: [])
+        return try JSONResponse.make(try await jobDetail(try Self.jobID(context)))
+    }
+
+    /// The live job with its timeline, or once it left Redis its history document; 404 in neither.
+    /// MongoDB unavailable: the live job with a null timeline (the live state is still worth having).
+    public func jobDetail(_ id: String) async throws -> JobDetailBody {
         let live = try await broker.job(id)
-        var timeline: [Any]?
-        var stored: Document?
-        do {
-            if let found = try await history.job(id) {
-                stored = found.job
-                timeline = found.timeline.map(\.plainJSONObject)
-            } else {
-                timeline = []
-            }
-        } catch let error as HistoryError {
-            // The live state is still worth returning while MongoDB is away.
-            guard live != nil else { throw error }
+        var found: (job: Document, timeline: [Document])?
+        var historyAvailable = true
+        do { found = try await history.job(id) } catch let error as HistoryError where live != nil && error.isUnavailable {
+            historyAvailable = false
         }
-        var object: [String: Any]
-        if let live {
-            object = live.jsonObject
-            object["source"] = "redis"
-        } else if let stored {
-            object = stored.plainJSONObject
-            object["id"] = object.removeValue(forKey: "_id") ?? id
-            object["source"] = "history"
-        } else {
-            throw APIProblem(.notFound, "no job '\(id)'", field: "id")
-        }
-        object["timeline"] = timeline ?? NSNull()
-        return JSONResponse.make(object)
+        let timeline = historyAvailable ? (found?.timeline ?? []).map(\.plainJSONObject) : nil
+        if let live { return .live(JobBody(live), timeline: timeline?.map { RawJSON(object: $0) }) }
+        guard let found else { throw APIProblem(.notFound, "no job '\(id)'", field: "id") }
+        return .history(document: found.job.plainJSONObject, id: id, timeline: timeline)
     }
 
-    func listJobs(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+    func listJobs(_ request: Request) async throws -> Response {
         let query = try QueryInput(request, allowed: ["state", "type", "queue", "since", "until", "q", "limit", "cursor"])
         var filter = JobFilter()
         if let state = query["state"] {
@@ -130,19 +109,14 @@ extension ConveyorAPI {
         let cursor = query["cursor"]
         if let cursor, !JobID.isValid(cursor) { throw APIProblem.invalid("cursor", "'cursor' is not one this API returned") }
         let page = try await history.listJobs(filter: filter, limit: limit, cursor: cursor)
-        let jobs: [Any] = page.jobs.map { document in
-            var object = document.plainJSONObject
-            object["id"] = object.removeValue(forKey: "_id") ?? NSNull()
-            return object
-        }
-        return JSONResponse.make(["jobs": jobs, "next_cursor": orNull(page.nextCursor)])
+        return try JSONResponse.make(JobPageBody(page: page))
     }
 
     func cancelJob(_ id: String) async throws -> Response {
         let (outcome, previous) = try await broker.cancel(id)
         switch outcome {
         case .cancelled:
-            return JSONResponse.make(["id": id, "state": "cancelled", "previous_state": previous?.rawValue ?? NSNull()])
+            return try JSONResponse.make(JobStateBody(id: id, state: .cancelled, previousState: previous))
         case .alreadyFinished:
             throw APIProblem(
                 .conflict, "job '\(id)' already finished (\(previous?.rawValue ?? "finished")); nothing to cancel", field: "id")
@@ -155,7 +129,7 @@ extension ConveyorAPI {
         let outcome = try await broker.retry(ids: [id])[id] ?? "notfound"
         switch outcome {
         case "retried":
-            return JSONResponse.make(["id": id, "state": JobState.queued.rawValue])
+            return try JSONResponse.make(JobStateBody(id: id, state: .queued))
         case "notfound":
             throw APIProblem(.notFound, "no job '\(id)' in Redis", field: "id")
         case "duplicate":

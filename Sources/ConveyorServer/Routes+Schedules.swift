@@ -4,55 +4,46 @@ import HTTPTypes
 import Hummingbird
 
 extension ConveyorAPI {
-    /// `/v1/schedules…`: list, create, read, replace, delete, pause, resume, run now.
-    func addScheduleRoutes(to router: Router<ConveyorRequestContext>) {
-        router.get("/v1/schedules") { request, _ in
-            _ = try QueryInput(request, allowed: [])
-            return JSONResponse.make(["schedules": try await self.broker.schedules().map(\.jsonObject)])
+    func listSchedules(_ request: Request) async throws -> Response {
+        _ = try QueryInput(request, allowed: [])
+        return try JSONResponse.make(SchedulesBody(schedules: try await broker.schedules().map(ScheduleBody.init)))
+    }
+
+    func createSchedule(_ request: Request) async throws -> Response {
+        let schedule = try await scheduleBody(request, name: nil)
+        if try await broker.schedule(schedule.name) != nil {
+            throw APIProblem(.conflict, "schedule '\(schedule.name)' exists; PUT /v1/schedules/\(schedule.name) replaces it", field: "name")
         }
-        router.post("/v1/schedules") { request, _ in
-            let schedule = try await self.scheduleBody(request, name: nil)
-            if try await self.broker.schedule(schedule.name) != nil {
-                throw APIProblem(
-                    .conflict, "schedule '\(schedule.name)' exists; PUT /v1/schedules/\(schedule.name) replaces it", field: "name")
-            }
-            try await self.broker.upsertSchedule(schedule)
-            var response = JSONResponse.make(try await self.scheduleObject(schedule.name), status: .created)
-            response.headers[.location] = "/v1/schedules/" + schedule.name
-            return response
-        }
-        router.get("/v1/schedules/:name") { _, context in JSONResponse.make(try await self.scheduleObject(try Self.scheduleName(context))) }
-        router.put("/v1/schedules/:name") { request, context in
-            let schedule = try await self.scheduleBody(request, name: try Self.scheduleName(context, mustExist: false))
-            let created = try await self.broker.upsertSchedule(schedule)
-            return JSONResponse.make(try await self.scheduleObject(schedule.name), status: created ? .created : .ok)
-        }
-        router.delete("/v1/schedules/:name") { _, context in
-            let name = try Self.scheduleName(context)
-            guard try await self.broker.removeSchedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
-            return JSONResponse.make(["name": name, "deleted": true])
-        }
-        router.post("/v1/schedules/:name/pause") { _, context in
-            let name = try Self.scheduleName(context)
-            _ = try await self.scheduleObject(name)
-            try await self.broker.pauseSchedule(name)
-            return JSONResponse.make(try await self.scheduleObject(name))
-        }
-        router.post("/v1/schedules/:name/resume") { _, context in
-            let name = try Self.scheduleName(context)
-            _ = try await self.scheduleObject(name)
-            try await self.broker.resumeSchedule(name)
-            return JSONResponse.make(try await self.scheduleObject(name))
-        }
-        router.post("/v1/schedules/:name/run") { _, context in
-            let name = try Self.scheduleName(context)
-            guard let id = try await self.broker.runSchedule(name) else {
-                throw APIProblem(.notFound, "no schedule '\(name)'", field: "name")
-            }
-            var response = JSONResponse.make(["name": name, "id": id], status: .created)
-            response.headers[.location] = "/v1/jobs/" + id
-            return response
-        }
+        try await broker.upsertSchedule(schedule)
+        var response = try JSONResponse.make(try await scheduleInfo(schedule.name), status: .created)
+        response.headers[.location] = "/v1/schedules/" + schedule.name
+        return response
+    }
+
+    func showSchedule(_ name: String) async throws -> Response { try JSONResponse.make(try await scheduleInfo(name)) }
+
+    func putSchedule(_ request: Request, name: String) async throws -> Response {
+        let schedule = try await scheduleBody(request, name: name)
+        let created = try await broker.upsertSchedule(schedule)
+        return try JSONResponse.make(try await scheduleInfo(schedule.name), status: created ? .created : .ok)
+    }
+
+    func deleteSchedule(_ name: String) async throws -> Response {
+        guard try await broker.removeSchedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
+        return try JSONResponse.make(DeletedBody(name: name))
+    }
+
+    func pauseSchedule(_ name: String, paused: Bool) async throws -> Response {
+        _ = try await scheduleInfo(name)
+        if paused { try await broker.pauseSchedule(name) } else { try await broker.resumeSchedule(name) }
+        return try JSONResponse.make(try await scheduleInfo(name))
+    }
+
+    func runSchedule(_ name: String) async throws -> Response {
+        guard let id = try await broker.runSchedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
+        var response = try JSONResponse.make(ScheduleRunBody(name: name, id: id), status: .created)
+        response.headers[.location] = "/v1/jobs/" + id
+        return response
     }
 
     static func scheduleName(_ context: ConveyorRequestContext, mustExist: Bool = true) throws(APIProblem) -> String {
@@ -64,9 +55,9 @@ extension ConveyorAPI {
         return name
     }
 
-    func scheduleObject(_ name: String) async throws -> [String: Any] {
+    func scheduleInfo(_ name: String) async throws -> ScheduleBody {
         guard let info = try await broker.schedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
-        return info.jsonObject
+        return ScheduleBody(info)
     }
 
     /// A schedule definition: `name` (POST only), `expression` (cron, macro or `every 30s`), `tz`,

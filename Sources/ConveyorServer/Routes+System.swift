@@ -7,21 +7,11 @@ import NIOCore
 import Synchronization
 
 extension ConveyorAPI {
-    /// `/healthz`, `/readyz`, `/metrics`, `/openapi.json`: no key needed.
-    func addSystemRoutes(to router: Router<ConveyorRequestContext>) {
-        router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
-        router.get("/readyz") { _, _ in try await self.readiness() }
-        router.get("/metrics") { _, _ in
-            let text = try await self.metricsText()
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-        }
-        router.get("/openapi.json") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
-        }
+    /// `/metrics` in the Prometheus text format.
+    func metricsResponse() async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: try await metricsText())))
     }
 
     /// 200 when Redis and MongoDB both answer within 2 s; else 503 naming the one that did not.
@@ -30,10 +20,10 @@ extension ConveyorAPI {
         async let mongo = Self.check(seconds: 2) { [mongo] in try await mongo.ping() }
         let checks = ["redis": await redis, "mongodb": await mongo]
         let failing = checks.filter { $0.value != "ok" }.keys.sorted()
-        if failing.isEmpty { return JSONResponse.make(["status": "ready", "checks": checks]) }
-        var problem = APIProblem(.serviceUnavailable, "not ready: \(failing.joined(separator: " and ")) unreachable").jsonObject
-        problem["checks"] = checks
-        return JSONResponse.make(problem, status: .serviceUnavailable, contentType: "application/problem+json")
+        if failing.isEmpty { return try JSONResponse.make(StatusBody(status: "ready", checks: checks)) }
+        var problem = APIProblem(.serviceUnavailable, "not ready: \(failing.joined(separator: " and ")) unreachable")
+        problem.checks = checks
+        return problem.makeResponse()
     }
 
     /// "ok", or why the check failed or that it took longer than `seconds`. The check runs on in the

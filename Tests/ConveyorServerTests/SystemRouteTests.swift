@@ -68,21 +68,27 @@ struct SystemRouteTests {
         }
     }
 
-    @Test func openAPIDescribesEveryRoute() async throws {
+    @Test func theSpecIsServedAsWrittenAndAsJSON() async throws {
         try await withAPI { servers in
-            let document = try await servers[0].client.with(key: nil).get("/openapi.json").json
-            #expect(document["openapi"] as? String == "3.1.0")
-            let paths = try #require(document["paths"] as? [String: [String: Any]])
-            let expected = Dictionary(uniqueKeysWithValues: ConveyorAPI.routes.map { ($0.path, Set($0.methods.map { $0.lowercased() })) })
-            #expect(expected.count == 22)
-            #expect(Set(paths.keys) == Set(expected.keys))
-            for (path, methods) in expected { #expect(Set(paths[path]?.keys ?? [:].keys) == methods, "\(path)") }
-            // A known path with another method: 405 naming the allowed ones.
-            let wrong = try await servers[0].client.send("PATCH", "/v1/jobs")
+            let client = servers[0].client.with(key: nil)
+            let yaml = try await client.get("/openapi.yaml")
+            let file = try String(contentsOf: repositoryRoot.appendingPathComponent("API/openapi.yaml"), encoding: .utf8)
+            #expect(yaml.status == 200 && yaml.text == file && yaml[header: "content-type"] == "application/yaml")
+            let json = try await client.get("/openapi.json")
+            #expect(json.status == 200 && json.json["openapi"] as? String == "3.1.0")
+            #expect((json.json["paths"] as? [String: Any])?.count == Set(ConveyorAPI.routes.map(\.path)).count)
+        }
+    }
+
+    @Test func wrongMethodsAnswer405WithAllow() async throws {
+        try await withAPI { servers in
+            let client = servers[0].client
+            let wrong = try await client.send("PUT", "/v1/jobs")
             expectProblem(wrong, 405)
-            #expect(wrong[header: "Allow"] == "GET, POST")
-            #expect(try await servers[0].client.send("PUT", "/v1/jobs/abc/cancel")[header: "Allow"] == "POST")
-            expectProblem(try await servers[0].client.send("PATCH", "/v1/nowhere"), 404)
+            #expect(wrong[header: "Allow"] == "POST, GET")
+            #expect(try await client.send("PUT", "/v1/jobs/abc/cancel")[header: "Allow"] == "POST")
+            #expect(try await client.send("DELETE", "/v1/schedules/nightly/run")[header: "Allow"] == "POST")
+            expectProblem(try await client.send("PATCH", "/v1/nowhere"), 404)
         }
     }
 }

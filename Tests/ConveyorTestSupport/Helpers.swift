@@ -52,3 +52,7 @@ public func redisMilliseconds(_ broker: Broker) async throws -> Int {
     let parts = try await broker.pool.command("TIME").array?.compactMap(\.int) ?? []
     return parts[0] * 1000 + parts[1] / 1000
 }
+
+/// The repository's top folder (where Package.swift is).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()

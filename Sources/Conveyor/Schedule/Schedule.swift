@@ -45,6 +45,14 @@ public struct Schedule: Sendable, Equatable {
         guard Names.isValid(name) else {
             throw ConveyorError(.invalidArgument, "schedule name '\(name)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
         }
+        guard (1...200).contains(expression.count) else {
+            throw ConveyorError(.invalidArgument, "expression must be 1-200 characters, got \(expression.count)")
+        }
+        if let timeZone, !Self.isTimeZoneName(timeZone) {
+            throw ConveyorError(
+                .invalidArgument,
+                "time zone '\(timeZone.prefix(64))' must be an IANA name such as Europe/Paris (1-64 of A-Z a-z 0-9 _ + - /)")
+        }
         let spec = try spec()
         if case .cron = spec, start != nil {
             throw ConveyorError(.invalidArgument, "a start time applies to interval schedules (every 30s) only, not to cron expressions")
@@ -55,6 +63,14 @@ public struct Schedule: Sendable, Equatable {
         template.uniqueKey = nil
         template.id = nil
         try template.validate(maxPayloadBytes: maxPayloadBytes)
+    }
+
+    /// The shape of an IANA zone name, as `API/openapi.yaml` states it: a letter, then letters, digits,
+    /// `_ + - /`, 64 at most. Whether the zone exists is checked when the expression is parsed.
+    static func isTimeZoneName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count), bytes[0].isASCIILetter else { return false }
+        return bytes.allSatisfy { $0.isASCIILetter || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "_+-/".utf8.contains($0) }
     }
 
     /// The definition's fields in the schedule hash.
@@ -117,4 +133,8 @@ public struct ScheduleInfo: Sendable {
             "skipped": skipped, "misfired": misfired,
         ]
     }
+}
+
+extension UInt8 {
+    fileprivate var isASCIILetter: Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self | 0x20) }
 }

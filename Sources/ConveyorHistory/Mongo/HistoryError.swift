@@ -43,6 +43,10 @@ public struct HistoryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The server could not be reached (connection refused or dropped, no server selectable).
     public var isNetwork: Bool { domain == Self.streamDomain || domain == Self.serverSelectionDomain }
 
+    /// MongoDB is unavailable for now (unreachable, or this client is closed): worth retrying later, as
+    /// opposed to an error in the request itself, which fails the same way every time.
+    public var isUnavailable: Bool { isNetwork || (domain == Self.conveyorDomain && code == Self.closedCode) }
+
     // Domains (mongoc_error_domain_t values, plus ours).
     public static let streamDomain = MONGOC_ERROR_STREAM.rawValue
     public static let commandDomain = MONGOC_ERROR_COMMAND.rawValue
