@@ -4,7 +4,7 @@ import Prometheus
 import Synchronization
 
 /// The API process's own metrics (HTTP requests by route and status, rate-limit rejections) in a
-/// swift-prometheus registry; `/metrics` appends the cluster-wide figures read from Redis.
+/// swift-prometheus registry, served at `/metrics`; the cluster-wide figures are at `/metrics/cluster`.
 public final class APIMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let rateLimited: Counter
@@ -12,7 +12,10 @@ public final class APIMetrics: Sendable {
     private let counters: Mutex<[String: Counter]> = Mutex([:])
 
     public init() {
-        rateLimited = registry.makeCounter(name: "conveyor_http_rate_limited_total", help: "Requests rejected by the rate limiter (429).")
+        rateLimited = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "conveyor", subsystem: "http", metricName: "rate_limited", unitName: "total",
+                helpText: "Requests rejected by the rate limiter (429)."))
     }
 
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
@@ -21,7 +24,10 @@ public final class APIMetrics: Sendable {
         let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = registry.makeCounter(
-                name: "conveyor_http_requests_total", labels: labels, help: "HTTP requests by route and status.")
+                descriptor: MetricNameDescriptor(
+                    namespace: "conveyor", subsystem: "http", metricName: "requests", unitName: "total",
+                    helpText: "HTTP requests by route and status."),
+                labels: labels)
             counters[key] = counter
             return counter
         }
@@ -30,12 +36,14 @@ public final class APIMetrics: Sendable {
         let histogram = durations.withLock { durations in
             if let histogram = durations[routeKey] { return histogram }
             let histogram = registry.makeDurationHistogram(
-                name: "conveyor_http_request_duration_seconds", labels: [("method", method), ("route", route)],
+                descriptor: MetricNameDescriptor(
+                    namespace: "conveyor", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+                    helpText: "HTTP request latency by route."),
+                labels: [("method", method), ("route", route)],
                 buckets: [
                     .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                     .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
-                ],
-                help: "HTTP request latency by route.")
+                ])
             durations[routeKey] = histogram
             return histogram
         }

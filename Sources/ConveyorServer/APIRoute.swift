@@ -76,7 +76,8 @@ extension ConveyorAPI {
         APIRoute(.post, "/v1/schedules/{name}/run", .admin) { api, _, context in try await api.runSchedule(try scheduleName(context)) },
         APIRoute(.get, "/healthz", nil) { _, _, _ in try JSONResponse.make(StatusBody(status: "ok")) },
         APIRoute(.get, "/readyz", nil) { api, _, _ in try await api.readiness() },
-        APIRoute(.get, "/metrics", nil) { api, _, _ in try await api.metricsResponse() },
+        APIRoute(.get, "/metrics", nil) { api, _, _ in metricsResponse(api.processMetricsText()) },
+        APIRoute(.get, "/metrics/cluster", nil) { api, _, _ in metricsResponse(try await api.clusterMetricsText()) },
         APIRoute(.get, "/openapi.json", nil) { _, _, _ in APIDocument.response(json: true) },
         APIRoute(.get, "/openapi.yaml", nil) { _, _, _ in APIDocument.response(json: false) },
     ]

@@ -3,11 +3,17 @@ import Foundation
 import RedisClient
 
 extension ConveyorAPI {
-    /// `/metrics`: this process's HTTP figures (swift-prometheus), then the cluster's, read from
-    /// Redis at scrape time: queue depths, delayed, running and dead jobs, job totals by outcome, and
-    /// the history writer's lag. Every replica reports the same cluster figures (aggregate with max).
-    func metricsText() async throws -> String {
-        var text = metrics.registry.emitToString()
+    /// `/metrics`: this process's own figures (HTTP requests by route and status, latency, rate-limit
+    /// rejections), from its swift-prometheus registry. Sum them over replicas.
+    func processMetricsText() -> String { metrics.registry.emitToString() }
+
+    /// `/metrics/cluster`: the cluster's figures, read from Redis at scrape time: queue depths,
+    /// delayed, running and dead jobs, job totals by outcome, the scripts' counters and histograms by
+    /// queue and type, and the history writer's lag. Every replica answers the same, so scrape this
+    /// once (through a load balancer or one replica), not from each replica: then a `sum` never
+    /// multiplies it by the number of replicas.
+    func clusterMetricsText() async throws -> String {
+        var text = ""
         let stats = try await broker.stats()
         let counts = try await broker.queueCounts()
         func family(_ name: String, _ type: String, _ help: String) {
@@ -28,9 +34,9 @@ extension ConveyorAPI {
             sample("conveyor_queue_paused", [("queue", queue)], depth.paused ? 1 : 0)
         }
         for (name, help, keyPath) in [
-            ("conveyor_jobs_delayed", "Jobs waiting for their run time or retry backoff.", \QueueCounts.delayed),
-            ("conveyor_jobs_running", "Jobs running now.", \QueueCounts.running),
-            ("conveyor_jobs_dead", "Jobs in the dead-letter set.", \QueueCounts.dead),
+            ("conveyor_delayed_jobs", "Jobs waiting for their run time or retry backoff.", \QueueCounts.delayed),
+            ("conveyor_running_jobs", "Jobs running now.", \QueueCounts.running),
+            ("conveyor_dead_jobs", "Jobs in the dead-letter set.", \QueueCounts.dead),
         ] {
             family(name, "gauge", help + " By queue.")
             for (queue, count) in counts.sorted(by: { $0.key < $1.key }) { sample(name, [("queue", queue)], count[keyPath: keyPath]) }

@@ -92,6 +92,12 @@ struct ObservingMiddleware: RouterMiddleware {
     }
 
     static func response(for error: any Error, request: Request, context: Context, logger: Logger) -> Response {
+        problem(for: error, path: request.uri.path, logger: logger).makeResponse()
+    }
+
+    /// The problem an error answers: bad input 400, Redis or MongoDB unreachable 503, a MongoDB error
+    /// that is no outage (a refused or unencodable query) 500 with its message, anything else 500.
+    static func problem(for error: any Error, path: String, logger: Logger) -> APIProblem {
         let problem: APIProblem
         switch error {
         case let error as APIProblem:
@@ -103,21 +109,21 @@ struct ObservingMiddleware: RouterMiddleware {
         case let error as any HTTPResponseError:
             problem = APIProblem(error.status, error.status.reasonPhrase)
         case let error as RedisError:
-            logger.error("Redis failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            logger.error("Redis failed", metadata: ["error": .string(error.message), "path": .string(path)])
             problem = APIProblem(.serviceUnavailable, "Redis is unavailable; try again")
         case let error as HistoryError where error.isUnavailable:
-            logger.error("MongoDB unavailable", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            logger.error("MongoDB unavailable", metadata: ["error": .string(error.message), "path": .string(path)])
             problem = APIProblem(.serviceUnavailable, "the job history (MongoDB) is unavailable; try again")
         case let error as HistoryError:
             // Raised before or apart from reaching the server (a query that cannot be encoded, a
             // refused command): the server's fault or the query's, not an outage.
-            logger.error("MongoDB query failed", metadata: ["error": .string(error.message), "path": .string(request.uri.path)])
+            logger.error("MongoDB query failed", metadata: ["error": .string(error.message), "path": .string(path)])
             problem = APIProblem(.internalServerError, "the job history query failed: \(error.message)")
         default:
-            logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(request.uri.path)])
+            logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(path)])
             problem = APIProblem(.internalServerError, "the server failed to handle this request")
         }
-        return problem.makeResponse()
+        return problem
     }
 }
 
@@ -148,7 +154,7 @@ struct AccessCheck: Sendable {
                 throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
             }
             context.apiKey = key
-            client = "key:" + key.secret
+            client = "key:" + key.digestHex
             if let own = key.rateLimit { limit = own }
         } else {
             client = "ip:" + address(context)

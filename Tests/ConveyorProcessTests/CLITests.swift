@@ -196,7 +196,7 @@ struct CLITests {
 
         let list = try await cluster.run(["dead"])
         #expect(list.status == 0, "\(list)")
-        let dead = try #require(try list.json() as? [[String: Any]])
+        let dead = try #require(try list.object()["jobs"] as? [[String: Any]])
         #expect(Set(dead.compactMap { $0["id"] as? String }) == Set(ids))
         for job in dead {
             #expect(job["state"] as? String == "dead")
@@ -226,7 +226,7 @@ struct CLITests {
         let stats = try await cluster.statsJSON()
         #expect(stats["dead"] as? Int == 0)
         #expect((stats["queues"] as? [String: Any])?["default"].flatMap { $0 as? [String: Any] }?["normal"] as? Int == 2)
-        #expect(try #require(try await cluster.run(["dead"]).json() as? [Any]).isEmpty)
+        #expect(try #require(try await cluster.run(["dead"]).object()["jobs"] as? [Any]).isEmpty)
         #expect(try await cluster.run(["dead", "--retry", "no-such-job"]).status == 3)
     }
 
@@ -265,7 +265,7 @@ struct CLITests {
         var entry: [String: Any] = [:]
         try await cluster.waitUntil("the worker appears in `conveyor workers`") {
             let result = try await cluster.run(["workers"])
-            guard result.status == 0, let list = try result.json() as? [[String: Any]] else { return false }
+            guard result.status == 0, let list = try result.object()["workers"] as? [[String: Any]] else { return false }
             guard let found = list.first(where: { $0["pid"] as? Int == Int(worker.pid) }) else { return false }
             entry = found
             return true
@@ -277,6 +277,6 @@ struct CLITests {
         worker.signal(SIGTERM)
         #expect(await worker.waitForExit(timeout: 10) == 0)
         let after = try await cluster.run(["workers"])
-        #expect(try #require(try after.json() as? [Any]).isEmpty, "\(after)")
+        #expect(try #require(try after.object()["workers"] as? [Any]).isEmpty, "\(after)")
     }
 }

@@ -99,7 +99,7 @@ struct CrashRecoveryTests {
         #expect(reason.contains("3 times"))
 
         let list = try await cluster.run(["dead"])
-        let deadJobs = try #require(try list.json() as? [[String: Any]])
+        let deadJobs = try #require(try list.object()["jobs"] as? [[String: Any]])
         #expect(deadJobs.map { $0["id"] as? String } == [id])
 
         // Not requeued again: a fresh worker runs later work and the poison job stays dead.

@@ -27,7 +27,7 @@ struct HistoryCLITests {
             #expect(!result.output.contains("$date"), "extended JSON in \(result.output.prefix(300))")
             let object = try result.object()
             let list = try #require(object["jobs"] as? [[String: Any]])
-            return (list.compactMap { $0["_id"] as? String }, object["next_cursor"] as? String, list)
+            return (list.compactMap { $0["id"] as? String }, object["next_cursor"] as? String, list)
         }
         try await cluster.waitUntil(timeout: 30, "the history holds the 7 finished jobs: \(history.errorOutput)") {
             let finished = try await jobs(["--limit", "1000"]).jobs.filter { $0["finished_at"] is String }
@@ -76,17 +76,17 @@ struct HistoryCLITests {
         #expect(shown.status == 0, "\(shown)")
         #expect(!shown.output.contains("$date"))
         let document = try shown.object()
-        #expect(document["_id"] as? String == gone)
+        #expect(document["id"] as? String == gone && document["source"] as? String == "history")
         #expect(document["state"] as? String == "succeeded")
         #expect(isRFC3339(document["finished_at"]))
         let timeline = try #require(document["timeline"] as? [[String: Any]])
         #expect(timeline.compactMap { $0["event"] as? String } == ["enqueued", "started", "succeeded"])
         #expect(timeline.allSatisfy { isRFC3339($0["ts"]) })
 
-        // A dead job is still in Redis: shown from there (no timeline).
+        // A dead job is still in Redis: shown from there (the timeline, in MongoDB, is not asked).
         let dead = try await cluster.jobJSON(failures[0])
-        #expect(dead["state"] as? String == "dead")
-        #expect(dead["timeline"] == nil)
+        #expect(dead["state"] as? String == "dead" && dead["source"] as? String == "redis")
+        #expect(dead["timeline"] is NSNull)
 
         // In neither: exit 3 and one line, MongoDB reachable or not.
         let unknown = try await cluster.run(["job", JobID.make()])

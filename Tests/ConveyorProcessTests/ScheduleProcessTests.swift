@@ -146,7 +146,7 @@ struct ScheduleProcessTests {
         #expect(try await cluster.run(["schedule", "pause", "nightly"]).status == 0)
         #expect(try await cluster.run(["schedule", "pause", "nightly"]).status == 3)
         let list = try await cluster.run(["schedule", "list"])
-        let rows = try #require(try list.json() as? [[String: Any]])
+        let rows = try #require(try list.object()["schedules"] as? [[String: Any]])
         #expect(rows.count == 1 && rows[0]["paused"] as? Bool == true && rows[0]["no_overlap"] as? Bool == true)
         #expect(try await cluster.run(["schedule", "resume", "nightly"]).status == 0)
         let run = try await cluster.run(["schedule", "run", "nightly"])

@@ -36,7 +36,7 @@ struct AccessTests {
                 expectProblem(try await base.send(method, path, json: body, headers: ["Authorization": "Basic YWRtaW46YWRtaW4="]), 401)
             }
             // Public routes need no key.
-            for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            for path in ["/healthz", "/readyz", "/metrics", "/metrics/cluster", "/openapi.json", "/openapi.yaml"] {
                 #expect(try await base.with(key: nil).get(path).status == 200, "\(path)")
             }
             #expect(try await base.with(key: nil).get("/v1/queues")[header: "www-authenticate"]?.hasPrefix("Bearer") == true)
@@ -54,6 +54,16 @@ struct AccessTests {
             #expect(throws: ConveyorError.self) { try APIKey.parseList(bad) }
         }
         do { _ = try APIKey.parseList("secret-value-9:superuser") } catch { #expect(!error.message.contains("secret-value-9")) }
+        // A digest line stands for the key: `printf %s delta-key-4 | sha256sum`.
+        let digest = APIKey(secret: "delta-key-4", role: .read).digestHex
+        #expect(digest == "cbb5c5343107e8dd45b378adc827b6fe1d6db087312780f9408cbdcbcf5d32d1")
+        let hashed = try APIKey.parseList("sha256:\(digest.uppercased()):submit:5/s\nepsilon-key-5:read")
+        #expect(hashed[0].role == .submit && hashed[0].rateLimit == RateLimit(count: 5, periodMilliseconds: 1_000, burst: 5))
+        #expect(APIKeyStore(hashed).find("delta-key-4")?.role == .submit && APIKeyStore(hashed).find(digest) == nil)
+        for bad in ["sha256:abc:read", "sha256:\(digest):root", "sha256:\(String(repeating: "g", count: 64)):read", "sha256:\(digest)"] {
+            #expect(throws: ConveyorError.self, "\(bad)") { try APIKey.parseList(bad) }
+        }
+        #expect(throws: ConveyorError.self) { try APIKey.parseList("delta-key-4:read,sha256:\(digest):admin") }
         #expect(try RateLimit.parse("100/s") == RateLimit(count: 100, periodMilliseconds: 1_000, burst: 100))
         #expect(try RateLimit.parse("6000/m:50").intervalMicroseconds == 10_000)
         #expect(try RateLimit.parse("3/s").intervalMicroseconds == 333_334)
@@ -92,6 +102,13 @@ struct AccessTests {
             let blocked = try await guesser.get("/v1/queues")
             expectProblem(blocked, 429)
             #expect(blocked[header: "Retry-After"] != nil)
+            // The budgets live under the key's SHA-256 and the address; no Redis key holds a secret.
+            let names =
+                try await servers[0].broker.pool.command("KEYS", servers[0].broker.keys.prefix + "ratelimit:*").array?
+                .compactMap(\.string) ?? []
+            #expect(names.contains(servers[0].broker.keys.prefix + "ratelimit:key:" + APIKey(secret: Keys.admin, role: .admin).digestHex))
+            #expect(names.contains(servers[0].broker.keys.prefix + "ratelimit:unauthenticated:127.0.0.1"), "\(names)")
+            #expect(!names.contains { $0.contains(Keys.admin) || $0.contains(Keys.read) || $0.contains("not-a-key") })
             // Public routes are not limited.
             #expect(try await api.get("/healthz").status == 200)
             let metrics = try await api.get("/metrics").text

@@ -45,25 +45,49 @@ struct SystemRouteTests {
                 return totals["succeeded"] == 2 && totals["dead"] == 1
             }
             _ = try await api.get("/v1/jobs/unknown")
-            let reply = try await api.get("/metrics")
-            #expect(reply.status == 200 && reply[header: "content-type"]?.hasPrefix("text/plain") == true)
-            let text = reply.text
+            let process = try await api.get("/metrics")
+            #expect(process.status == 200 && process[header: "content-type"]?.hasPrefix("text/plain") == true)
+            for line in [
+                #"conveyor_http_requests_total{method="POST",route="/v1/jobs/batch",status="201"} 1"#,
+                #"conveyor_http_requests_total{method="GET",route="/v1/jobs/{id}",status="404"} 1"#,
+                "# TYPE conveyor_http_request_duration_seconds histogram",
+            ] {
+                #expect(process.text.contains(line), "/metrics misses \(line)")
+            }
+            let cluster = try await api.get("/metrics/cluster")
+            #expect(cluster.status == 200 && cluster[header: "content-type"]?.hasPrefix("text/plain") == true)
             for line in [
                 #"conveyor_jobs_total{outcome="enqueued"} 4"#, #"conveyor_jobs_total{outcome="succeeded"} 2"#,
-                #"conveyor_jobs_delayed{queue="later"} 1"#, #"conveyor_queue_depth{queue="mail",priority="normal"} 0"#,
-                #"conveyor_http_requests_total{method="POST",route="/v1/jobs/batch",status="201"} 1"#,
-                #"conveyor_http_requests_total{method="GET",route="/v1/jobs/{id}",status="404"} 1"#, "conveyor_event_stream_length ",
-                "conveyor_history_lag_events ", "# TYPE conveyor_http_request_duration_seconds histogram",
+                #"conveyor_delayed_jobs{queue="later"} 1"#, #"conveyor_queue_depth{queue="mail",priority="normal"} 0"#,
+                "conveyor_event_stream_length ", "conveyor_history_lag_events ",
                 #"conveyor_jobs_enqueued_total{queue="mail",type="echo"} 1"#,
                 #"conveyor_jobs_enqueued_total{queue="default",type="echo"} 1"#,
                 #"conveyor_jobs_succeeded_total{queue="mail",type="echo"} 1"#,
                 #"conveyor_jobs_failed_total{queue="default",type="fail"} 2"#,
-                #"conveyor_jobs_dead_total{queue="default",type="fail"} 1"#,
+                #"conveyor_jobs_dead_total{queue="default",type="fail"} 1"#, #"conveyor_dead_jobs{queue="default"} 1"#,
                 #"conveyor_job_duration_seconds_bucket{queue="default",type="echo",le="+Inf"} 1"#,
                 #"conveyor_job_duration_seconds_count{queue="default",type="fail"} 2"#,
                 #"conveyor_job_wait_seconds_bucket{queue="mail",type="echo",le="+Inf"} 1"#, "# TYPE conveyor_job_wait_seconds histogram",
             ] {
-                #expect(text.contains(line), "missing \(line)")
+                #expect(cluster.text.contains(line), "/metrics/cluster misses \(line)")
+            }
+            // The cluster's series are not in the per-process scrape, so summing /metrics over replicas
+            // never counts them twice; the HTTP series are not in the cluster scrape.
+            #expect(!process.text.contains("conveyor_jobs_total") && !cluster.text.contains("conveyor_http_"))
+            // No two families share a name OpenMetrics reads as one: `X_total` (a counter) beside a
+            // family `X` of another type, or the histogram suffixes.
+            var families: [String: String] = [:]
+            for line in (process.text + cluster.text).split(separator: "\n") where line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                #expect(families[String(parts[2])] == nil, "\(parts[2]) declared twice")
+                families[String(parts[2])] = String(parts[3])
+            }
+            for (name, type) in families {
+                var base = name
+                for suffix in ["_total", "_bucket", "_count", "_sum", "_created", "_info"] where name.hasSuffix(suffix) {
+                    base = String(name.dropLast(suffix.count))
+                }
+                if base != name { #expect(families[base] == nil, "\(name) (\(type)) and \(base) (\(families[base] ?? "")) clash") }
             }
         }
     }

@@ -240,7 +240,7 @@ public final class Broker: Sendable {
     }
 
     /// Retries every dead job, a thousand per script call. Returns how many went back to their queue.
-    public func retryAllDead() async throws -> Int {
+    public func retryAllDead(progress: (Int) -> Void = { _ in }) async throws -> Int {
         var total = 0
         var offset = 0
         while true {
@@ -249,6 +249,7 @@ public final class Broker: Sendable {
             let outcome = try await retry(ids: ids)
             let queued = outcome.values.filter { $0 == "retried" }.count
             total += queued
+            progress(total)
             offset += ids.count - queued - outcome.values.filter { $0 == "notfound" }.count
         }
     }

@@ -15,19 +15,6 @@ public struct BrokerStats: Sendable, Equatable {
     /// Totals since the namespace was created: `enqueued`, `succeeded` (jobs, each once), `failed`
     /// (attempts), `retried`, `dead`, `cancelled`, `stalled`.
     public var totals: [String: Int]
-
-    /// The `conveyor stats` JSON shape.
-    public var jsonObject: [String: Any] {
-        var queueObjects: [String: Any] = [:]
-        for (name, queue) in queues {
-            queueObjects[name] = ["high": queue.high, "normal": queue.normal, "low": queue.low, "paused": queue.paused]
-        }
-        var totalObject: [String: Any] = [:]
-        for name in ["enqueued", "succeeded", "failed", "retried", "dead", "cancelled", "stalled"] {
-            totalObject[name] = totals[name] ?? 0
-        }
-        return ["queues": queueObjects, "delayed": delayed, "running": running, "dead": dead, "totals": totalObject]
-    }
 }
 
 /// A live worker's registration, refreshed by its heartbeat.

@@ -63,30 +63,4 @@ public struct Job: Sendable, Equatable {
         self.schedule = text("schedule")
         self.tick = date("tick")
     }
-
-    /// The job as a JSON object: payload and result embedded as JSON, times as RFC 3339 UTC.
-    public var jsonObject: [String: Any] {
-        var object: [String: Any] = [
-            "id": id, "type": type, "queue": queue, "priority": priority.rawValue, "state": state.rawValue,
-            "attempts": attempts, "max_attempts": maxAttempts, "crashes": crashes,
-            "payload": JSONText.object(payload), "result": result.map(JSONText.object) ?? NSNull(),
-            "last_error": lastError ?? NSNull(), "backoff": retryPolicy.jsonObject,
-            "timeout_ms": timeoutMilliseconds, "unique_key": uniqueKey ?? NSNull(), "worker": worker ?? NSNull(),
-        ]
-        let times: [(String, Date?)] = [
-            ("run_at", runAt), ("created_at", createdAt), ("enqueued_at", enqueuedAt), ("started_at", startedAt),
-            ("finished_at", finishedAt), ("updated_at", updatedAt),
-        ]
-        if let schedule { object["schedule"] = schedule }
-        if let tick { object["tick"] = RFC3339.string(tick) }
-        for (key, value) in times { object[key] = value.map(RFC3339.string) ?? NSNull() }
-        return object
-    }
-}
-
-extension RetryPolicy {
-    /// The policy as the JSON object the API and CLI show.
-    public var jsonObject: [String: Any] {
-        ["kind": kind.rawValue, "base_ms": baseMilliseconds, "max_ms": maxMilliseconds, "jitter": jitter]
-    }
 }

@@ -94,10 +94,11 @@ public struct RateLimiter: Sendable {
         self.script = RedisScript(name: "rate-limit-1", source: source)
     }
 
-    /// Spends one request of `client`'s budget under `limit`. `client` is any stable name of the
-    /// caller (it is hashed, so a secret such as an API key never reaches Redis).
+    /// Spends one request of `client`'s budget under `limit`. `client` is a stable name of the caller,
+    /// kept in a Redis key name: never a secret (the API passes `key:<SHA-256 of the key>` or
+    /// `ip:<address>`).
     public func check(client: String, limit: RateLimit) async throws -> RateDecision {
-        let key = keys.prefix + "ratelimit:" + Self.digest(client)
+        let key = keys.prefix + "ratelimit:" + client
         let reply = try await script.run(on: pool, keys: [key], arguments: [limit.intervalMicroseconds, limit.burst])
         guard let values = reply.array?.compactMap(\.int), values.count == 4 else {
             throw ConveyorError(.redis, "rate-limit: unexpected reply \(reply)")
@@ -105,20 +106,5 @@ public struct RateLimiter: Sendable {
         return RateDecision(
             admitted: values[0] == 1, remaining: max(0, values[1]), retryAfterMicroseconds: values[2],
             resetMicroseconds: values[3])
-    }
-
-    /// A 128-bit FNV-1a digest in hex: stable across processes, and not the client name itself.
-    static func digest(_ text: String) -> String {
-        var high: UInt64 = 0x6c62_272e_07bb_0142
-        var low: UInt64 = 0x62b8_2175_6295_c58d
-        for byte in text.utf8 {
-            low ^= UInt64(byte)
-            // Multiply the 128-bit state by the FNV prime 2^88 + 0x13B.
-            let product = low.multipliedFullWidth(by: 0x13B)
-            let newHigh = high &* 0x13B &+ product.high &+ (low << 24)
-            low = product.low
-            high = newHigh
-        }
-        return String(high, radix: 16) + String(low, radix: 16)
     }
 }

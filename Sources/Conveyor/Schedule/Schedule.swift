@@ -119,20 +119,6 @@ public struct ScheduleInfo: Sendable {
     public var runs: Int
     public var skipped: Int
     public var misfired: Int
-
-    /// The schedule as the JSON object the CLI prints.
-    public var jsonObject: [String: Any] {
-        [
-            "name": schedule.name, "expression": schedule.expression, "tz": schedule.timeZone ?? "UTC",
-            "start": schedule.start.map(RFC3339.string) ?? NSNull(), "misfire": schedule.misfire.rawValue,
-            "no_overlap": schedule.noOverlap, "paused": paused, "type": schedule.job.type,
-            "payload": JSONText.object(schedule.job.payload), "queue": schedule.job.queue,
-            "priority": schedule.job.priority.rawValue, "max_attempts": schedule.job.maxAttempts,
-            "next": nextFireTimes.map(RFC3339.string), "last_tick": lastTick.map(RFC3339.string) ?? NSNull(),
-            "last_run_id": lastRunID ?? NSNull(), "last_run_state": lastRunState?.rawValue ?? NSNull(), "runs": runs,
-            "skipped": skipped, "misfired": misfired,
-        ]
-    }
 }
 
 extension UInt8 {

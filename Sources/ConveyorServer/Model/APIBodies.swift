@@ -156,6 +156,8 @@ public struct QueueBody: Encodable, Sendable, Equatable {
 /// `{"queues": {name: Queue}}`.
 public struct QueuesBody: Encodable, Sendable {
     public var queues: [String: QueueBody]
+
+    public init(queues: [String: QueueBody]) { self.queues = queues }
 }
 
 /// A live worker (`Worker`).
@@ -187,6 +189,8 @@ public struct WorkerBody: Encodable, Sendable {
 /// `{"workers": [Worker]}`.
 public struct WorkersBody: Encodable, Sendable {
     public var workers: [WorkerBody]
+
+    public init(workers: [WorkerBody]) { self.workers = workers }
 }
 
 /// The broker's counters (`BrokerStats`): waiting jobs per queue and priority, delayed, running and
@@ -294,6 +298,8 @@ public struct ScheduleBody: Encodable, Sendable {
 /// `{"schedules": [Schedule]}`.
 public struct SchedulesBody: Encodable, Sendable {
     public var schedules: [ScheduleBody]
+
+    public init(schedules: [ScheduleBody]) { self.schedules = schedules }
 }
 
 /// What an enqueue answers: the job's id and state; `duplicate` when a job with the same unique key
