@@ -72,13 +72,16 @@ struct TextTable {
 }
 
 /// Progress of a long operation on standard error, on a terminal only and only once it has taken
-/// longer than a second: `label done/total (rate/s)`, redrawn in place, with a final newline.
+/// longer than a second (`CONVEYOR_PROGRESS_AFTER_MS` changes that, for tests): `label done/total
+/// (rate/s)`, redrawn in place, with a final newline.
 final class Progress {
     let label: String
     let total: Int?
     let start = Date()
     private var shown = false
     private let enabled = isatty(STDERR_FILENO) == 1
+    private let after =
+        Double(ProcessInfo.processInfo.environment["CONVEYOR_PROGRESS_AFTER_MS"].flatMap { Int($0) } ?? 1_000) / 1_000
 
     init(_ label: String, total: Int? = nil) {
         self.label = label
@@ -87,7 +90,7 @@ final class Progress {
 
     func update(_ done: Int) {
         let elapsed = Date().timeIntervalSince(start)
-        guard enabled, elapsed > 1 else { return }
+        guard enabled, elapsed >= after else { return }
         shown = true
         let rate = Int(Double(done) / max(elapsed, 0.001))
         let of = total.map { "/\($0)" } ?? ""
