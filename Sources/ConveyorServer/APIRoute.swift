@@ -46,32 +46,41 @@ extension ConveyorAPI {
         APIRoute(.get, "/v1/jobs", .read) { api, request, _ in try await api.listJobs(request) },
         APIRoute(.post, "/v1/jobs/batch", .submit) { api, request, _ in try await api.enqueueBatch(request) },
         APIRoute(.get, "/v1/jobs/{id}", .read) { api, request, context in try await api.showJob(request, context) },
-        APIRoute(.post, "/v1/jobs/{id}/cancel", .admin) { api, _, context in try await api.cancelJob(try jobID(context)) },
-        APIRoute(.post, "/v1/jobs/{id}/retry", .admin) { api, _, context in try await api.retryJob(try jobID(context)) },
+        APIRoute(.post, "/v1/jobs/{id}/cancel", .admin) { api, _, context in
+            try JSONResponse.make(try await api.cancelJob(try jobID(context)))
+        },
+        APIRoute(.post, "/v1/jobs/{id}/retry", .admin) { api, _, context in
+            try JSONResponse.make(try await api.retryJob(try jobID(context)))
+        },
         APIRoute(.get, "/v1/queues", .read) { api, request, _ in try await api.listQueues(request) },
-        APIRoute(.post, "/v1/queues/{name}/pause", .admin) { api, _, context in try await api.setPaused(context, true) },
-        APIRoute(.post, "/v1/queues/{name}/resume", .admin) { api, _, context in try await api.setPaused(context, false) },
+        APIRoute(.post, "/v1/queues/{name}/pause", .admin) { api, _, context in
+            try JSONResponse.make(try await api.setPaused(queue: context.parameters.get("name") ?? "", true))
+        },
+        APIRoute(.post, "/v1/queues/{name}/resume", .admin) { api, _, context in
+            try JSONResponse.make(try await api.setPaused(queue: context.parameters.get("name") ?? "", false))
+        },
         APIRoute(.get, "/v1/dead", .read) { api, request, _ in try await api.listDead(request) },
         APIRoute(.post, "/v1/dead/retry", .admin) { api, request, _ in try await api.retryDead(request) },
-        APIRoute(.delete, "/v1/dead/{id}", .admin) { api, _, context in try await api.deleteDead(try jobID(context)) },
+        APIRoute(.delete, "/v1/dead/{id}", .admin) { api, _, context in try JSONResponse.make(try await api.deleteDead(try jobID(context)))
+        },
         APIRoute(.get, "/v1/workers", .read) { api, request, _ in try await api.listWorkers(request) },
         APIRoute(.get, "/v1/stats", .read) { api, request, _ in try await api.stats(request) },
         APIRoute(.get, "/v1/schedules", .read) { api, request, _ in try await api.listSchedules(request) },
         APIRoute(.post, "/v1/schedules", .admin) { api, request, _ in try await api.createSchedule(request) },
         APIRoute(.get, "/v1/schedules/{name}", .read) { api, _, context in
-            try await api.showSchedule(try scheduleName(context))
+            try JSONResponse.make(try await api.scheduleInfo(try scheduleName(context)))
         },
         APIRoute(.put, "/v1/schedules/{name}", .admin) { api, request, context in
             try await api.putSchedule(request, name: try scheduleName(context, mustExist: false))
         },
         APIRoute(.delete, "/v1/schedules/{name}", .admin) { api, _, context in
-            try await api.deleteSchedule(try scheduleName(context))
+            try JSONResponse.make(try await api.deleteSchedule(try scheduleName(context)))
         },
         APIRoute(.post, "/v1/schedules/{name}/pause", .admin) { api, _, context in
-            try await api.pauseSchedule(try scheduleName(context), paused: true)
+            try JSONResponse.make(try await api.pauseSchedule(try scheduleName(context), paused: true))
         },
         APIRoute(.post, "/v1/schedules/{name}/resume", .admin) { api, _, context in
-            try await api.pauseSchedule(try scheduleName(context), paused: false)
+            try JSONResponse.make(try await api.pauseSchedule(try scheduleName(context), paused: false))
         },
         APIRoute(.post, "/v1/schedules/{name}/run", .admin) { api, _, context in try await api.runSchedule(try scheduleName(context)) },
         APIRoute(.get, "/healthz", nil) { _, _, _ in try JSONResponse.make(StatusBody(status: "ok")) },

@@ -127,9 +127,8 @@ struct ObservingMiddleware: RouterMiddleware {
     }
 }
 
-/// In front of every route that needs a role (from the route table): authenticates the API key,
-/// spends one request of the caller's rate budget, and checks the role. Adds the `RateLimit-*`
-/// headers to every rate-limited response, errors included.
+/// In front of every route that needs a role (from the route table): `ConveyorAPI.authorize`, then the
+/// handler. Adds the `RateLimit-*` headers to every rate-limited response, errors included.
 struct AccessCheck: Sendable {
     typealias Context = ConveyorRequestContext
     let api: ConveyorAPI
@@ -139,54 +138,70 @@ struct AccessCheck: Sendable {
     ) async throws -> Response {
         guard let role else { return try await next(request, context) }
         var context = context
-        var client: String
-        var limit = api.configuration.rateLimit
-        if api.configuration.authRequired {
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-                let key = api.keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-            else {
-                // Requests without a valid key spend the budget of their client address, so guessing
-                // keys is rate limited like everything else.
-                var headers: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"conveyor\""]
-                if let limit {
-                    headers.append(contentsOf: try await rateLimit(client: "unauthenticated:" + address(context), limit: limit))
-                }
-                throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
-            }
-            context.apiKey = key
-            client = "key:" + key.digestHex
-            if let own = key.rateLimit { limit = own }
-        } else {
-            client = "ip:" + address(context)
-        }
-        var rateHeaders: HTTPFields = [:]
-        if let limit { rateHeaders = try await rateLimit(client: client, limit: limit) }
-        if let key = context.apiKey, key.role < role {
-            var problem = APIProblem(.forbidden, "this API key has the role '\(key.role.rawValue)'; this request needs '\(role.rawValue)'")
-            problem.headers = rateHeaders
-            throw problem
-        }
+        let grant = try await api.authorize(
+            authorization: request.headers[.authorization], address: context.remoteAddress?.ipAddress ?? "unknown", role: role)
+        context.apiKey = grant.key
         var response: Response
         do { response = try await next(request, context) } catch {
             response = ObservingMiddleware.response(for: error, request: request, context: context, logger: api.logger)
         }
-        response.headers.append(contentsOf: rateHeaders)
+        response.headers.append(contentsOf: grant.rateHeaders)
         return response
     }
+}
 
-    func address(_ context: Context) -> String { context.remoteAddress?.ipAddress ?? "unknown" }
+/// Who a request comes from, once `ConveyorAPI.authorize` let it through.
+public struct AccessGrant: Sendable {
+    /// The key that authenticated it (nil without auth).
+    public var key: APIKey?
+    /// `RateLimit-*` headers to send with the answer (empty without a rate limit).
+    public var rateHeaders: HTTPFields
+}
+
+extension ConveyorAPI {
+    /// The access check every front end shares (REST, WebSocket, gRPC): authenticates the API key in
+    /// `authorization` (`Bearer KEY`), spends one request of the caller's rate budget (its key's, or
+    /// its address's without auth or with no valid key, so guessing keys is limited too), and checks
+    /// that the key's role is at least `role`. Throws `APIProblem` 401, 403 or 429 (with headers).
+    public func authorize(authorization: String?, address: String, role: APIRole) async throws -> AccessGrant {
+        var client: String
+        var limit = configuration.rateLimit
+        var found: APIKey?
+        if configuration.authRequired {
+            guard let header = authorization, header.hasPrefix("Bearer "),
+                let key = keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            else {
+                var headers: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"conveyor\""]
+                if let limit { headers.append(contentsOf: try await rateLimit(client: "unauthenticated:" + address, limit: limit)) }
+                throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
+            }
+            found = key
+            client = "key:" + key.digestHex
+            if let own = key.rateLimit { limit = own }
+        } else {
+            client = "ip:" + address
+        }
+        var rateHeaders: HTTPFields = [:]
+        if let limit { rateHeaders = try await rateLimit(client: client, limit: limit) }
+        if let key = found, key.role < role {
+            var problem = APIProblem(.forbidden, "this API key has the role '\(key.role.rawValue)'; this request needs '\(role.rawValue)'")
+            problem.headers = rateHeaders
+            throw problem
+        }
+        return AccessGrant(key: found, rateHeaders: rateHeaders)
+    }
 
     /// Spends one request of `client`'s budget: the RateLimit headers, or a 429 carrying them and
     /// Retry-After when the budget is spent.
     func rateLimit(client: String, limit: RateLimit) async throws -> HTTPFields {
-        let decision = try await api.limiter.check(client: client, limit: limit)
+        let decision = try await limiter.check(client: client, limit: limit)
         var headers: HTTPFields = [:]
         headers[.rateLimitLimit] = String(limit.burst)
         headers[.rateLimitRemaining] = String(decision.remaining)
         headers[.rateLimitReset] = String((decision.resetMicroseconds + 999_999) / 1_000_000)
         headers[.rateLimitPolicy] = "\(limit.burst);w=\(max(1, limit.periodMilliseconds * limit.burst / limit.count / 1_000))"
         guard decision.admitted else {
-            api.metrics.rateLimited.increment()
+            metrics.rateLimited.increment()
             headers[.retryAfter] = String(max(1, (decision.retryAfterMicroseconds + 999_999) / 1_000_000))
             throw APIProblem(
                 .tooManyRequests, "rate limit of \(limit) exceeded; retry in \(decision.retryAfterMicroseconds / 1_000) ms",

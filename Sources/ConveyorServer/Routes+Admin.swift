@@ -16,13 +16,13 @@ extension ConveyorAPI {
         QueueBody.all(stats: try await broker.stats(), counts: try await broker.queueCounts())
     }
 
-    func setPaused(_ context: ConveyorRequestContext, _ pause: Bool) async throws -> Response {
-        let name = context.parameters.get("name") ?? ""
+    /// Pauses or resumes a queue; `changed` is false when it already was so.
+    public func setPaused(queue name: String, _ pause: Bool) async throws -> PauseBody {
         guard Names.isValid(name) else {
             throw APIProblem.invalid("name", "queue '\(name.prefix(100))' must be 1-100 characters of A-Z a-z 0-9 _ . -")
         }
         let changed = pause ? try await broker.pause(queue: name) : try await broker.resume(queue: name)
-        return try JSONResponse.make(PauseBody(queue: name, paused: pause, changed: changed))
+        return PauseBody(queue: name, paused: pause, changed: changed)
     }
 
     /// `GET /v1/dead`: dead-letter jobs, most recent first, cursor-paged.
@@ -36,9 +36,10 @@ extension ConveyorAPI {
         return try JSONResponse.make(JobPageBody(jobs: page.jobs.map(JobBody.init), nextCursor: page.nextCursor))
     }
 
-    func deleteDead(_ id: String) async throws -> Response {
+    /// Deletes a dead job for good; 404 when there is no such dead job.
+    public func deleteDead(_ id: String) async throws -> DeletedBody {
         guard try await broker.deleteDead(ids: [id]) == 1 else { throw APIProblem(.notFound, "no dead job '\(id)'", field: "id") }
-        return try JSONResponse.make(DeletedBody(id: id))
+        return DeletedBody(id: id)
     }
 
     func listWorkers(_ request: Request) async throws -> Response {

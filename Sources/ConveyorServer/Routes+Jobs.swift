@@ -112,11 +112,12 @@ extension ConveyorAPI {
         return try JSONResponse.make(JobPageBody(page: page))
     }
 
-    func cancelJob(_ id: String) async throws -> Response {
+    /// Cancels an unfinished job; 409 when it finished, 404 when Redis has no such job.
+    public func cancelJob(_ id: String) async throws -> JobStateBody {
         let (outcome, previous) = try await broker.cancel(id)
         switch outcome {
         case .cancelled:
-            return try JSONResponse.make(JobStateBody(id: id, state: .cancelled, previousState: previous))
+            return JobStateBody(id: id, state: .cancelled, previousState: previous)
         case .alreadyFinished:
             throw APIProblem(
                 .conflict, "job '\(id)' already finished (\(previous?.rawValue ?? "finished")); nothing to cancel", field: "id")
@@ -125,11 +126,12 @@ extension ConveyorAPI {
         }
     }
 
-    func retryJob(_ id: String) async throws -> Response {
+    /// Puts a dead or cancelled job back on its queue; 409 for another state or a unique key in use.
+    public func retryJob(_ id: String) async throws -> JobStateBody {
         let outcome = try await broker.retry(ids: [id])[id] ?? "notfound"
         switch outcome {
         case "retried":
-            return try JSONResponse.make(JobStateBody(id: id, state: .queued))
+            return JobStateBody(id: id, state: .queued)
         case "notfound":
             throw APIProblem(.notFound, "no job '\(id)' in Redis", field: "id")
         case "duplicate":

@@ -20,23 +20,23 @@ extension ConveyorAPI {
         return response
     }
 
-    func showSchedule(_ name: String) async throws -> Response { try JSONResponse.make(try await scheduleInfo(name)) }
-
     func putSchedule(_ request: Request, name: String) async throws -> Response {
         let schedule = try await scheduleBody(request, name: name)
         let created = try await broker.upsertSchedule(schedule)
         return try JSONResponse.make(try await scheduleInfo(schedule.name), status: created ? .created : .ok)
     }
 
-    func deleteSchedule(_ name: String) async throws -> Response {
+    /// Removes a schedule; 404 when there is none.
+    public func deleteSchedule(_ name: String) async throws -> DeletedBody {
         guard try await broker.removeSchedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
-        return try JSONResponse.make(DeletedBody(name: name))
+        return DeletedBody(name: name)
     }
 
-    func pauseSchedule(_ name: String, paused: Bool) async throws -> Response {
+    /// Pauses or resumes a schedule; 404 when there is none.
+    public func pauseSchedule(_ name: String, paused: Bool) async throws -> ScheduleBody {
         _ = try await scheduleInfo(name)
         if paused { try await broker.pauseSchedule(name) } else { try await broker.resumeSchedule(name) }
-        return try JSONResponse.make(try await scheduleInfo(name))
+        return try await scheduleInfo(name)
     }
 
     func runSchedule(_ name: String) async throws -> Response {
@@ -55,7 +55,8 @@ extension ConveyorAPI {
         return name
     }
 
-    func scheduleInfo(_ name: String) async throws -> ScheduleBody {
+    /// One schedule as the API shows it; 404 when there is none.
+    public func scheduleInfo(_ name: String) async throws -> ScheduleBody {
         guard let info = try await broker.schedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
         return ScheduleBody(info)
     }
