@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history proto clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -25,6 +25,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/schemathesis.sh
+	scripts/grpc-tests.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:
@@ -48,6 +49,11 @@ bench-history: release
 # POST /v1/jobs throughput and p99 latency at 2,000 requests/s with wrk (RUNS=5, SECONDS_PER_RUN=10).
 bench-api: release
 	scripts/bench-api.sh
+
+# Regenerates Sources/ConveyorGRPC/Generated from API/**/*.proto (builds the protoc plugins the first
+# time, ~10 minutes; CI never runs this: the generated code is committed and checked by a test).
+proto:
+	scripts/proto.sh
 
 clean:
 	rm -rf .build .run

@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "ConveyorHistory", targets: ["ConveyorHistory"]),
         .library(name: "ConveyorServer", targets: ["ConveyorServer"]),
+        .library(name: "ConveyorGRPC", targets: ["ConveyorGRPC"]),
         .executable(name: "conveyor", targets: ["conveyor"]),
     ],
     dependencies: [
@@ -27,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // SHA-256 of API keys (already in the build through Hummingbird's dependencies).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // gRPC beside REST (grpc-swift 2); the generated code is committed (scripts/proto.sh).
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         // Build time only: the Embed tool turns API/openapi.yaml into the JSON served at /openapi.json.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
@@ -94,10 +100,24 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedPlugin"]
         ),
+        .target(
+            name: "ConveyorGRPC",
+            dependencies: [
+                "Conveyor", "ConveyorHistory", "ConveyorServer",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Generated/SOURCES.sha256"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
-                "Conveyor", "ConveyorHistory", "ConveyorServer",
+                "Conveyor", "ConveyorHistory", "ConveyorServer", "ConveyorGRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +154,15 @@ let package = Package(
         .testTarget(
             name: "ConveyorServerTests",
             dependencies: ["ConveyorServer", "Conveyor", "ConveyorHistory", "RedisClient", "ConveyorTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorGRPCTests",
+            dependencies: [
+                "ConveyorGRPC", "ConveyorTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

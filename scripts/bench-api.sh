@@ -17,7 +17,7 @@ trap 'stop_started; rm -rf "$work"' EXIT
 start_redis "$work"
 api_port=$(free_port)
 CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_RATE_LIMIT=off CONVEYOR_LOG_LEVEL=warning MONGOC_DISABLE_SHM=1 \
-  CONVEYOR_MONGO_URL="mongodb://127.0.0.1:1/conveyor" "$bin" serve --no-auth --port "$api_port" >"$work/api.out" 2>"$work/api.err" &
+  CONVEYOR_MONGO_URL="mongodb://127.0.0.1:1/conveyor" "$bin" serve --no-auth --port "$api_port" --grpc-port 0 >"$work/api.out" 2>"$work/api.err" &
 pids+=($!)
 wait_port "$api_port"
 url="http://127.0.0.1:$api_port/v1/jobs"

@@ -26,6 +26,9 @@ public struct APIProblem: Error, HTTPResponseError, Sendable, Encodable {
         APIProblem(.badRequest, detail, field: field)
     }
 
+    /// The `Retry-After` seconds of a 429, for front ends without HTTP headers.
+    public var retryAfter: String? { headers[.retryAfter] }
+
     /// The problem's `type`: a stable identifier per status.
     public var type: String {
         "https://conveyor.dev/problems/" + status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "-")

@@ -82,7 +82,7 @@ extension ConveyorAPI {
         APIRoute(.post, "/v1/schedules/{name}/resume", .admin) { api, _, context in
             try JSONResponse.make(try await api.pauseSchedule(try scheduleName(context), paused: false))
         },
-        APIRoute(.post, "/v1/schedules/{name}/run", .admin) { api, _, context in try await api.runSchedule(try scheduleName(context)) },
+        APIRoute(.post, "/v1/schedules/{name}/run", .admin) { api, _, context in try await api.runScheduleNow(try scheduleName(context)) },
         APIRoute(.get, "/healthz", nil) { _, _, _ in try JSONResponse.make(StatusBody(status: "ok")) },
         APIRoute(.get, "/readyz", nil) { api, _, _ in try await api.readiness() },
         APIRoute(.get, "/metrics", nil) { api, _, _ in metricsResponse(api.processMetricsText()) },

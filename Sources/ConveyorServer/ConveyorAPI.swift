@@ -49,6 +49,18 @@ public struct ConveyorAPI: Sendable {
         return router
     }
 
+    /// The problem any error answers in every front end (see `ObservingMiddleware.problem`); logs
+    /// server-side failures with `operation`.
+    public func problem(for error: any Error, operation: String) -> APIProblem {
+        ObservingMiddleware.problem(for: error, path: operation, logger: logger)
+    }
+
+    /// Enqueues one validated job through the coalescer that `POST /v1/jobs` uses.
+    public func enqueue(_ job: EnqueueRequest) async throws -> EnqueueBody {
+        let result = try await enqueuer.enqueue(job)
+        return EnqueueBody(id: result.id, state: result.state, duplicate: result.duplicate)
+    }
+
     /// A Hummingbird application serving the API; `onServerRunning` gets the bound port.
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(

@@ -29,11 +29,7 @@ extension ConveyorAPI {
     func listDead(_ request: Request) async throws -> Response {
         let query = try QueryInput(request, allowed: ["limit", "cursor"])
         let limit = try query.int("limit", in: 1...1_000) ?? 100
-        let page: (jobs: [Job], nextCursor: String?)
-        do { page = try await broker.deadJobs(limit: limit, cursor: query["cursor"]) } catch let error as ConveyorError {
-            throw APIProblem.invalid("cursor", error.message)
-        }
-        return try JSONResponse.make(JobPageBody(jobs: page.jobs.map(JobBody.init), nextCursor: page.nextCursor))
+        return try JSONResponse.make(try await deadJobs(limit: limit, cursor: query["cursor"]))
     }
 
     /// Deletes a dead job for good; 404 when there is no such dead job.
@@ -44,18 +40,12 @@ extension ConveyorAPI {
 
     func listWorkers(_ request: Request) async throws -> Response {
         _ = try QueryInput(request, allowed: [])
-        let now = Date()
-        return try JSONResponse.make(WorkersBody(workers: try await broker.workers().map { WorkerBody($0, now: now) }))
+        return try JSONResponse.make(try await workers())
     }
 
     func stats(_ request: Request) async throws -> Response {
         let query = try QueryInput(request, allowed: ["hours"])
-        let hours = try query.int("hours", in: 1...168) ?? 1
-        let broker = try await self.broker.stats()
-        let counts = try await history.counts()
-        let minutes = try await history.perMinute(hours: Double(hours))
-        return try JSONResponse.make(
-            StatsBody(byState: counts.byState, byType: counts.byType, hours: hours, perMinute: minutes, broker: broker))
+        return try JSONResponse.make(try await stats(hours: try query.int("hours", in: 1...168) ?? 1))
     }
 
     func retryDead(_ request: Request) async throws -> Response {
@@ -65,18 +55,14 @@ extension ConveyorAPI {
         let ids = try input.array("ids")
         switch (ids, all) {
         case (nil, true?):
-            return try JSONResponse.make(RetryDeadBody(retried: try await broker.retryAllDead()))
+            return try JSONResponse.make(try await retryDead(ids: nil))
         case (let ids?, nil), (let ids?, false?):
-            guard (1...configuration.maxBatch).contains(ids.count) else {
-                throw APIProblem.invalid("ids", "'ids' must hold from 1 to \(configuration.maxBatch) job ids")
-            }
             var strings: [String] = []
             for (index, id) in ids.enumerated() {
                 guard let text = id as? String else { throw APIProblem.invalid("ids[\(index)]", "'ids[\(index)]' must be a string") }
                 strings.append(text)
             }
-            let outcome = try await broker.retry(ids: strings)
-            return try JSONResponse.make(RetryDeadBody(retried: outcome.values.filter { $0 == "retried" }.count, results: outcome))
+            return try JSONResponse.make(try await retryDead(ids: strings))
         default:
             throw APIProblem.invalid("ids", "send either {\"ids\": [...]} or {\"all\": true}")
         }

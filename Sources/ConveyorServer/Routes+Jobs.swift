@@ -66,9 +66,7 @@ extension ConveyorAPI {
             jobs.append(
                 try JSONInput(object: object, path: "jobs[\(index)]").enqueueRequest(maxPayloadBytes: broker.configuration.maxPayloadBytes))
         }
-        let results = try await broker.enqueue(batch: jobs, atomic: true)
-        return try JSONResponse.make(
-            BatchBody(ids: results.map(\.id), duplicates: results.enumerated().filter(\.element.duplicate).map(\.offset)), status: .created)
+        return try JSONResponse.make(try await enqueueBatch(jobs), status: .created)
     }
 
     func showJob(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
@@ -106,10 +104,7 @@ extension ConveyorAPI {
         filter.until = try query.date("until")
         filter.errorContains = query.nonEmpty("q")
         let limit = try query.int("limit", in: 1...1_000) ?? 100
-        let cursor = query["cursor"]
-        if let cursor, !JobID.isValid(cursor) { throw APIProblem.invalid("cursor", "'cursor' is not one this API returned") }
-        let page = try await history.listJobs(filter: filter, limit: limit, cursor: cursor)
-        return try JSONResponse.make(JobPageBody(page: page))
+        return try JSONResponse.make(try await listJobs(filter: filter, limit: limit, cursor: query["cursor"]))
     }
 
     /// Cancels an unfinished job; 409 when it finished, 404 when Redis has no such job.

@@ -6,24 +6,19 @@ import Hummingbird
 extension ConveyorAPI {
     func listSchedules(_ request: Request) async throws -> Response {
         _ = try QueryInput(request, allowed: [])
-        return try JSONResponse.make(SchedulesBody(schedules: try await broker.schedules().map(ScheduleBody.init)))
+        return try JSONResponse.make(try await schedules())
     }
 
     func createSchedule(_ request: Request) async throws -> Response {
-        let schedule = try await scheduleBody(request, name: nil)
-        if try await broker.schedule(schedule.name) != nil {
-            throw APIProblem(.conflict, "schedule '\(schedule.name)' exists; PUT /v1/schedules/\(schedule.name) replaces it", field: "name")
-        }
-        try await broker.upsertSchedule(schedule)
-        var response = try JSONResponse.make(try await scheduleInfo(schedule.name), status: .created)
+        let schedule = try await createSchedule(try await scheduleBody(request, name: nil))
+        var response = try JSONResponse.make(schedule, status: .created)
         response.headers[.location] = "/v1/schedules/" + schedule.name
         return response
     }
 
     func putSchedule(_ request: Request, name: String) async throws -> Response {
-        let schedule = try await scheduleBody(request, name: name)
-        let created = try await broker.upsertSchedule(schedule)
-        return try JSONResponse.make(try await scheduleInfo(schedule.name), status: created ? .created : .ok)
+        let (schedule, created) = try await putSchedule(try await scheduleBody(request, name: name))
+        return try JSONResponse.make(schedule, status: created ? .created : .ok)
     }
 
     /// Removes a schedule; 404 when there is none.
@@ -39,10 +34,10 @@ extension ConveyorAPI {
         return try await scheduleInfo(name)
     }
 
-    func runSchedule(_ name: String) async throws -> Response {
-        guard let id = try await broker.runSchedule(name) else { throw APIProblem(.notFound, "no schedule '\(name)'", field: "name") }
-        var response = try JSONResponse.make(ScheduleRunBody(name: name, id: id), status: .created)
-        response.headers[.location] = "/v1/jobs/" + id
+    func runScheduleNow(_ name: String) async throws -> Response {
+        let run = try await runSchedule(name)
+        var response = try JSONResponse.make(run, status: .created)
+        response.headers[.location] = "/v1/jobs/" + run.id
         return response
     }
 

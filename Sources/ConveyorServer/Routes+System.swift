@@ -28,7 +28,7 @@ extension ConveyorAPI {
 
     /// "ok", or why the check failed or that it took longer than `seconds`. The check runs on in the
     /// background when it overruns (a blocked driver call cannot be cancelled); the answer does not wait.
-    static func check(seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async -> String {
+    public static func check(seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async -> String {
         await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
             let answer = FirstAnswer(continuation)
             Task {

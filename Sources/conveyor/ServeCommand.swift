@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conveyor
+import ConveyorGRPC
 import ConveyorHistory
 import ConveyorServer
 import Foundation
@@ -10,10 +11,12 @@ import ServiceLifecycle
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the REST API (API keys from CONVEYOR_API_KEYS or CONVEYOR_API_KEYS_FILE; CONVEYOR_RATE_LIMIT=100/s:200).")
+        abstract:
+            "Serve the REST and gRPC APIs (API keys from CONVEYOR_API_KEYS or CONVEYOR_API_KEYS_FILE; CONVEYOR_RATE_LIMIT=100/s:200).")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port: Int = 8080
+    @Option(name: .customLong("grpc-port"), help: "Port of the gRPC API (0 turns it off).") var grpcPort: Int = 9090
     @Flag(name: .customLong("no-auth"), help: "Serve without API keys: every caller is an admin, rate-limited by address.")
     var noAuth = false
 
@@ -35,7 +38,14 @@ struct ServeCommand: AsyncParsableCommand {
             let line = "conveyor api listening on http://\(host):\(port)\(noAuth ? " (no auth)" : " (\(keys) API keys)")\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
-        try await runServices([application], logger: logger)
+        var services: [any Service] = [application]
+        if grpcPort != 0 {
+            services.append(
+                try ConveyorGRPCServer(api: api, host: host, port: grpcPort, logger: logger) { port in
+                    FileHandle.standardOutput.write(Data("conveyor grpc listening on \(host):\(port)\n".utf8))
+                })
+        }
+        try await runServices(services, logger: logger)
         await mongo.close()
     }
 }

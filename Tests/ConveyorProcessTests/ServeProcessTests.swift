@@ -48,7 +48,7 @@ struct ServeProcessTests {
         ])
         defer { cluster.close() }
         let ports = [try freePort(), try freePort()]
-        let servers = try ports.map { try cluster.start(["serve", "--port", String($0)]) }
+        let servers = try ports.map { try cluster.start(["serve", "--port", String($0), "--grpc-port", "0"]) }
         for (server, port) in zip(servers, ports) {
             try await eventually(timeout: 30, "serve did not start: \(server.errorOutput)") {
                 server.output.contains("listening on http://127.0.0.1:\(port)")

@@ -309,6 +309,12 @@ public struct EnqueueBody: Encodable, Sendable {
     public var state: JobState
     public var duplicate: Bool?
 
+    public init(id: String, state: JobState, duplicate: Bool?) {
+        self.id = id
+        self.state = state
+        self.duplicate = duplicate
+    }
+
     enum CodingKeys: CodingKey { case id, state, duplicate }
 
     public func encode(to encoder: any Encoder) throws {

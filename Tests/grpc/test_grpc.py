@@ -1,0 +1,260 @@
+"""The gRPC API against a real `conveyor serve`, through stubs generated from API/**/*.proto by
+grpcio-tools (scripts/grpc-tests.sh starts the cluster and sets CONVEYOR_GRPC / CONVEYOR_HTTP)."""
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+
+from conveyor.v1 import conveyor_pb2 as pb
+from conveyor.v1 import conveyor_pb2_grpc as rpc
+from grpc.health.v1 import health_pb2, health_pb2_grpc
+from grpc.reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+TARGET = os.environ["CONVEYOR_GRPC"]
+HTTP = os.environ["CONVEYOR_HTTP"]
+ADMIN, SUBMIT, READ, SLOW = "grpc-admin-key", "grpc-submit-key", "grpc-read-key", "grpc-slow-key"
+
+
+@pytest.fixture(scope="module")
+def channel():
+    with grpc.insecure_channel(TARGET) as channel:
+        grpc.channel_ready_future(channel).result(timeout=20)
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def stub(channel):
+    return rpc.ConveyorStub(channel)
+
+
+def auth(key=ADMIN):
+    return [("authorization", f"Bearer {key}")]
+
+
+def code_of(call, *args, **kwargs):
+    """The status code a call ends with (OK when it succeeds), and the error's trailing metadata."""
+    try:
+        call(*args, **kwargs)
+        return grpc.StatusCode.OK, {}
+    except grpc.RpcError as error:
+        return error.code(), dict(error.trailing_metadata() or ())
+
+
+def http(method, path, body=None, key=ADMIN):
+    request = urllib.request.Request(HTTP + path, method=method, data=body.encode() if body is not None else None)
+    request.add_header("Authorization", f"Bearer {key}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def eventually(condition, timeout=30.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def queue_name():
+    return "q" + uuid.uuid4().hex[:12]
+
+
+def test_auth_and_roles(stub):
+    request = pb.EnqueueRequest(type="noop", queue=queue_name())
+    assert code_of(stub.Enqueue, request)[0] == grpc.StatusCode.UNAUTHENTICATED
+    assert code_of(stub.Enqueue, request, metadata=auth("not-a-key-at-all"))[0] == grpc.StatusCode.UNAUTHENTICATED
+    assert code_of(stub.Enqueue, request, metadata=[("authorization", "Basic eDp5")])[0] == grpc.StatusCode.UNAUTHENTICATED
+    assert code_of(stub.Enqueue, request, metadata=auth(READ))[0] == grpc.StatusCode.PERMISSION_DENIED
+    assert code_of(stub.Enqueue, request, metadata=auth(SUBMIT))[0] == grpc.StatusCode.OK
+    assert code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(READ))[0] == grpc.StatusCode.OK
+    assert code_of(stub.PauseQueue, pb.PauseQueueRequest(name="x"), metadata=auth(SUBMIT))[0] == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_enqueue_runs_and_both_apis_return_the_same_bytes(stub):
+    payload = '{"n":9007199254740993,"x":1.10,"z":-0,"s":"caf\\u00e9"}'
+    created = stub.Enqueue(pb.EnqueueRequest(type="echo", payload_json=payload, priority=pb.PRIORITY_HIGH), metadata=auth())
+    assert created.state == pb.JOB_STATE_QUEUED and not created.duplicate
+    done = eventually(lambda: (lambda d: d if d.job.state == pb.JOB_STATE_SUCCEEDED else None)(
+        stub.GetJob(pb.GetJobRequest(id=created.id), metadata=auth(READ))), what="the echo job to succeed")
+    assert done.source == pb.JobDetail.SOURCE_REDIS
+    assert done.job.payload_json == payload and done.job.result_json == payload
+    assert done.job.priority == pb.PRIORITY_HIGH and done.job.attempts == 1 and done.job.finish_time.seconds > 0
+    status, text = http("GET", f"/v1/jobs/{created.id}", key=READ)
+    assert status == 200 and ('"payload":' + payload) in text
+    # And the other way round: enqueued over REST, read over gRPC.
+    raw = '{"big":12345678901234567890,"f":2.50}'
+    status, text = http("POST", "/v1/jobs", '{"type":"noop","queue":"' + queue_name() + '","payload":' + raw + '}', key=SUBMIT)
+    assert status == 201
+    job = stub.GetJob(pb.GetJobRequest(id=json.loads(text)["id"]), metadata=auth(READ)).job
+    assert job.payload_json == raw
+
+
+def test_unique_keys_answer_the_existing_job(stub):
+    key = uuid.uuid4().hex
+    request = pb.EnqueueRequest(type="noop", queue=queue_name(), unique_key=key, delay_ms=600_000)
+    first = stub.Enqueue(request, metadata=auth())
+    second = stub.Enqueue(request, metadata=auth())
+    assert first.state == pb.JOB_STATE_SCHEDULED and second.duplicate and second.id == first.id
+
+
+def test_invalid_arguments_name_the_field(stub):
+    cases = [
+        (pb.EnqueueRequest(), "type"),
+        (pb.EnqueueRequest(type="x", queue="bad queue!"), "queue"),
+        (pb.EnqueueRequest(type="x", payload_json="{nope"), "payload_json"),
+        (pb.EnqueueRequest(type="x", max_attempts=0), "max_attempts"),
+        (pb.EnqueueRequest(type="x", delay_ms=5, run_time=timestamp_pb2.Timestamp(seconds=2_000_000_000)), "run_time"),
+        (pb.EnqueueRequest(type="x", backoff=pb.Backoff(kind=pb.Backoff.KIND_FIXED, jitter=2)), "backoff.jitter"),
+        (pb.EnqueueRequest(type="x", payload_json='{"e":1E400}'), "payload_json"),
+    ]
+    for request, field in cases:
+        code, metadata = code_of(stub.Enqueue, request, metadata=auth())
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, request
+        assert metadata.get("field") == field, (request, metadata)
+
+
+def test_batch_is_all_or_nothing(stub):
+    queue = queue_name()
+    good = pb.EnqueueRequest(type="noop", queue=queue, delay_ms=600_000)
+    code, metadata = code_of(stub.EnqueueBatch, pb.EnqueueBatchRequest(jobs=[good, pb.EnqueueRequest(type="noop", queue="no way")]),
+                             metadata=auth())
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and metadata.get("field") == "jobs[1].queue"
+    queues = {q.name: q for q in stub.ListQueues(pb.ListQueuesRequest(), metadata=auth()).queues}
+    assert queue not in queues or queues[queue].delayed == 0
+    reply = stub.EnqueueBatch(pb.EnqueueBatchRequest(jobs=[good, good, good]), metadata=auth())
+    assert len(reply.ids) == 3 and len(set(reply.ids)) == 3 and list(reply.duplicates) == []
+    assert code_of(stub.EnqueueBatch, pb.EnqueueBatchRequest(), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_not_found_and_state_conflicts(stub):
+    assert code_of(stub.GetJob, pb.GetJobRequest(id="no-such-job"), metadata=auth())[0] == grpc.StatusCode.NOT_FOUND
+    assert code_of(stub.CancelJob, pb.CancelJobRequest(id="no-such-job"), metadata=auth())[0] == grpc.StatusCode.NOT_FOUND
+    job = stub.Enqueue(pb.EnqueueRequest(type="noop", queue=queue_name(), delay_ms=600_000), metadata=auth())
+    # A scheduled job cannot be retried; once cancelled it cannot be cancelled again.
+    assert code_of(stub.RetryJob, pb.RetryJobRequest(id=job.id), metadata=auth())[0] == grpc.StatusCode.FAILED_PRECONDITION
+    cancelled = stub.CancelJob(pb.CancelJobRequest(id=job.id), metadata=auth())
+    assert cancelled.state == pb.JOB_STATE_CANCELLED and cancelled.previous_state == pb.JOB_STATE_SCHEDULED
+    assert code_of(stub.CancelJob, pb.CancelJobRequest(id=job.id), metadata=auth())[0] == grpc.StatusCode.FAILED_PRECONDITION
+    retried = stub.RetryJob(pb.RetryJobRequest(id=job.id), metadata=auth())
+    assert retried.state == pb.JOB_STATE_QUEUED
+
+
+def test_queues_pause_and_resume(stub):
+    queue = queue_name()
+    stub.Enqueue(pb.EnqueueRequest(type="noop", queue=queue, priority=pb.PRIORITY_LOW), metadata=auth())
+    paused = stub.PauseQueue(pb.PauseQueueRequest(name=queue), metadata=auth())
+    assert paused.paused and paused.changed
+    assert not stub.PauseQueue(pb.PauseQueueRequest(name=queue), metadata=auth()).changed
+    queues = {q.name: q for q in stub.ListQueues(pb.ListQueuesRequest(), metadata=auth()).queues}
+    assert queues[queue].low == 1 and queues[queue].paused
+    assert stub.ResumeQueue(pb.ResumeQueueRequest(name=queue), metadata=auth()).changed
+    assert code_of(stub.PauseQueue, pb.PauseQueueRequest(name="bad name"), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_dead_letters(stub):
+    job = stub.Enqueue(pb.EnqueueRequest(type="fail", payload_json='{"times":100}', max_attempts=1), metadata=auth())
+    eventually(lambda: stub.GetJob(pb.GetJobRequest(id=job.id), metadata=auth()).job.state == pb.JOB_STATE_DEAD, what="dead")
+    page = stub.ListDead(pb.ListDeadRequest(page_size=1000), metadata=auth())
+    dead = [j for j in page.jobs if j.id == job.id]
+    assert dead and "failing on purpose" in dead[0].last_error
+    results = stub.RetryDead(pb.RetryDeadRequest(ids=[job.id, "no-such-job"]), metadata=auth())
+    assert results.retried == 1 and results.results[job.id] == "retried" and results.results["no-such-job"] == "notfound"
+    assert code_of(stub.RetryDead, pb.RetryDeadRequest(), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+    eventually(lambda: stub.GetJob(pb.GetJobRequest(id=job.id), metadata=auth()).job.state == pb.JOB_STATE_DEAD, what="dead again")
+    assert stub.DeleteDead(pb.DeleteDeadRequest(id=job.id), metadata=auth()).id == job.id
+    assert code_of(stub.DeleteDead, pb.DeleteDeadRequest(id=job.id), metadata=auth())[0] == grpc.StatusCode.NOT_FOUND
+
+
+def test_workers_stats_and_history(stub):
+    workers = stub.ListWorkers(pb.ListWorkersRequest(), metadata=auth(READ)).workers
+    assert workers and "default" in workers[0].queues and workers[0].heartbeat_time.seconds > 0
+    job = stub.Enqueue(pb.EnqueueRequest(type="echo", payload_json='{"h":1}'), metadata=auth())
+    listed = eventually(lambda: [j for j in stub.ListJobs(pb.ListJobsRequest(type="echo", page_size=1000), metadata=auth()).jobs_json
+                                 if json.loads(j)["id"] == job.id and json.loads(j).get("state") == "succeeded"],
+                        what="the job in the history")
+    assert json.loads(listed[0])["payload"] == {"h": 1}
+    stats = stub.GetStats(pb.GetStatsRequest(hours=2), metadata=auth(READ))
+    assert stats.hours == 2 and stats.totals["enqueued"] >= 1 and stats.by_state["succeeded"] >= 1
+    first = stub.ListJobs(pb.ListJobsRequest(page_size=1), metadata=auth())
+    assert len(first.jobs_json) == 1 and first.next_page_token
+    second = stub.ListJobs(pb.ListJobsRequest(page_size=1, page_token=first.next_page_token), metadata=auth())
+    assert json.loads(second.jobs_json[0])["id"] != json.loads(first.jobs_json[0])["id"]
+    assert code_of(stub.ListJobs, pb.ListJobsRequest(page_size=5000), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(stub.ListJobs, pb.ListJobsRequest(page_token="x y"), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_schedules(stub):
+    name = "s" + uuid.uuid4().hex[:10]
+    definition = pb.Schedule(name=name, expression="0 3 * * *", time_zone="Europe/Paris", type="noop",
+                             misfire=pb.MISFIRE_POLICY_ONE, queue=queue_name())
+    created = stub.CreateSchedule(pb.CreateScheduleRequest(schedule=definition), metadata=auth())
+    assert created.name == name and len(created.next_fire_times) == 5 and created.misfire == pb.MISFIRE_POLICY_ONE
+    assert code_of(stub.CreateSchedule, pb.CreateScheduleRequest(schedule=definition), metadata=auth())[0] == \
+        grpc.StatusCode.ALREADY_EXISTS
+    assert any(s.name == name for s in stub.ListSchedules(pb.ListSchedulesRequest(), metadata=auth(READ)).schedules)
+    assert stub.PauseSchedule(pb.PauseScheduleRequest(name=name), metadata=auth()).paused
+    assert not stub.ResumeSchedule(pb.ResumeScheduleRequest(name=name), metadata=auth()).paused
+    run = stub.RunSchedule(pb.RunScheduleRequest(name=name), metadata=auth())
+    assert stub.GetJob(pb.GetJobRequest(id=run.job_id), metadata=auth()).job.schedule == name
+    definition.expression = "*/5 * * * *"
+    assert stub.UpdateSchedule(pb.UpdateScheduleRequest(schedule=definition), metadata=auth()).expression == "*/5 * * * *"
+    # REST shows the same schedule.
+    status, text = http("GET", f"/v1/schedules/{name}", key=READ)
+    assert status == 200 and json.loads(text)["expression"] == "*/5 * * * *" and json.loads(text)["tz"] == "Europe/Paris"
+    bad = pb.Schedule(name=name + "x", expression="0 3 * * *", time_zone="Mars/Base", type="noop")
+    code, metadata = code_of(stub.CreateSchedule, pb.CreateScheduleRequest(schedule=bad), metadata=auth())
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and metadata.get("field") == "schedule.time_zone"
+    assert stub.DeleteSchedule(pb.DeleteScheduleRequest(name=name), metadata=auth()).name == name
+    assert code_of(stub.GetSchedule, pb.GetScheduleRequest(name=name), metadata=auth())[0] == grpc.StatusCode.NOT_FOUND
+
+
+def test_rate_limit_is_the_keys_budget_shared_with_rest(stub):
+    # The slow key: 5/s with a burst of 5, spent by REST and gRPC alike.
+    codes = [code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(SLOW)) for _ in range(4)]
+    codes += [(grpc.StatusCode.OK if http("GET", "/v1/queues", key=SLOW)[0] == 200 else grpc.StatusCode.RESOURCE_EXHAUSTED, {})
+              for _ in range(4)]
+    exhausted = [metadata for code, metadata in codes if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert exhausted, codes
+    code, metadata = code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(SLOW))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and int(metadata["retry-after"]) >= 1
+
+
+def test_health_and_reflection(channel):
+    health = health_pb2_grpc.HealthStub(channel)
+    assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+    assert health.Check(health_pb2.HealthCheckRequest(service="conveyor.v1.Conveyor")).status == \
+        health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as error:
+        health.Check(health_pb2.HealthCheckRequest(service="nope"))
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    watch = health.Watch(health_pb2.HealthCheckRequest(service="conveyor.v1.Conveyor"))
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    watch.cancel()
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    questions = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="conveyor.v1.Conveyor.Enqueue"),
+        reflection_pb2.ServerReflectionRequest(file_by_filename="conveyor/v1/conveyor.proto"),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="no.Such"),
+    ]
+    answers = list(reflection.ServerReflectionInfo(iter(questions)))
+    assert {s.name for s in answers[0].list_services_response.service} >= {"conveyor.v1.Conveyor", "grpc.health.v1.Health"}
+    from google.protobuf import descriptor_pb2
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in answers[1].file_descriptor_response.file_descriptor_proto]
+    assert files[0].name == "conveyor/v1/conveyor.proto" and "google/protobuf/timestamp.proto" in [f.name for f in files]
+    assert [m.name for m in files[0].service[0].method][:2] == ["Enqueue", "EnqueueBatch"]
+    assert answers[2].file_descriptor_response.file_descriptor_proto
+    assert answers[3].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
