@@ -89,7 +89,7 @@ extension ConveyorAPI {
         do {
             if let found = try await history.job(id) {
                 stored = found.job
-                timeline = found.timeline.map(\.plainJSONObject)
+                timeline = found.timeline.map(\.historyJSONObject)
             } else {
                 timeline = []
             }
@@ -102,7 +102,7 @@ extension ConveyorAPI {
             object = live.jsonObject
             object["source"] = "redis"
         } else if let stored {
-            object = stored.plainJSONObject
+            object = stored.historyJSONObject
             object["id"] = object.removeValue(forKey: "_id") ?? id
             object["source"] = "history"
         } else {
@@ -131,7 +131,7 @@ extension ConveyorAPI {
         if let cursor, !JobID.isValid(cursor) { throw APIProblem.invalid("cursor", "'cursor' is not one this API returned") }
         let page = try await history.listJobs(filter: filter, limit: limit, cursor: cursor)
         let jobs: [Any] = page.jobs.map { document in
-            var object = document.plainJSONObject
+            var object = document.historyJSONObject
             object["id"] = object.removeValue(forKey: "_id") ?? NSNull()
             return object
         }

@@ -46,7 +46,7 @@ struct JobsCommand: AsyncParsableCommand {
         await mongo.close()
         // Plain JSON: RFC 3339 UTC dates, ObjectIds as hex.
         let output: [String: Any] = [
-            "jobs": page.jobs.map(\.plainJSONObject), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull(),
+            "jobs": page.jobs.map(\.historyJSONObject), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull(),
         ]
         printJSON(output)
     }
@@ -69,7 +69,7 @@ func historyJob(_ id: String, global: GlobalOptions) async throws -> Any? {
     }
     await mongo.close()
     guard let (document, timeline) = found else { return nil }
-    var object = document.plainJSONObject
-    object["timeline"] = timeline.map(\.plainJSONObject)
+    var object = document.historyJSONObject
+    object["timeline"] = timeline.map(\.historyJSONObject)
     return object
 }
