@@ -73,7 +73,8 @@ struct APIServer {
 /// Runs `body` against `servers` API instances sharing one namespace and database; `history` also
 /// runs a history writer, `worker` a worker and a promoter.
 func withAPI<T>(
-    servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil,
+    servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil, redis: TestRedis = .shared,
+    configureBroker: (inout BrokerConfiguration) -> Void = { _ in },
     configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: ([APIServer]) async throws -> T
 ) async throws -> T {
     let mongoServer = try await TestMongo.shared
@@ -84,7 +85,7 @@ func withAPI<T>(
             try? await mongo.dropDatabase(); await mongo.close()
         }
     }
-    return try await withBroker { broker in
+    return try await withBroker(redis: redis, configure: configureBroker) { broker in
         var configuration = ServerConfiguration(port: 0, keys: Keys.all)
         configure(&configuration)
         let ports = Mutex<[Int]>([])
