@@ -70,12 +70,16 @@ extension ConveyorAPI {
         }
         var jobs: [EnqueueRequest] = []
         jobs.reserveCapacity(entries.count)
+        // Each entry's own bytes, so its payload is copied as sent (numbers as written).
+        let raw = input.body.flatMap { body in body.withUnsafeBytes { JSONText.rawElements("jobs", in: $0) }.map { (body, $0) } }
         for (index, entry) in entries.enumerated() {
             guard let object = entry as? [String: Any] else {
                 throw APIProblem.invalid("jobs[\(index)]", "'jobs[\(index)]' must be an object")
             }
+            let body = raw.flatMap { body, ranges in ranges.count == entries.count ? body.subdata(in: ranges[index]) : nil }
             jobs.append(
-                try JSONInput(object: object, path: "jobs[\(index)]").enqueueRequest(maxPayloadBytes: broker.configuration.maxPayloadBytes))
+                try JSONInput(object: object, path: "jobs[\(index)]", body: body).enqueueRequest(
+                    maxPayloadBytes: broker.configuration.maxPayloadBytes))
         }
         let results = try await broker.enqueue(batch: jobs, atomic: true)
         return JSONResponse.make(

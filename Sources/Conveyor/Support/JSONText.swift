@@ -38,6 +38,28 @@ public enum JSONText {
         return String(decoding: UnsafeBufferPointer(rebasing: buffer[found]), as: UTF8.self)
     }
 
+    /// The byte ranges (in `bytes`) of the elements of the array that is the top-level member `name`
+    /// of the JSON object in `bytes`; nil when there is no such single, unescaped member or it is not
+    /// an array (see `rawMember`). Lets a batch read each entry's own text.
+    public static func rawElements(_ name: String, in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
+        let key = Array(name.utf8)
+        let buffer = bytes.assumingMemoryBound(to: UInt8.self)
+        var scanner = JSONScanner(bytes: buffer)
+        guard let members = scanner.members() else { return nil }
+        var found: Range<Int>?
+        for member in members {
+            let raw = buffer[member.key]
+            if raw.contains(UInt8(ascii: "\\")) { return nil }
+            if raw.elementsEqual(key) {
+                guard found == nil else { return nil }
+                found = member.value
+            }
+        }
+        guard let found else { return nil }
+        var elements = JSONScanner(bytes: UnsafeBufferPointer(rebasing: buffer[found]))
+        return elements.elements()?.map { ($0.lowerBound + found.lowerBound)..<($0.upperBound + found.lowerBound) }
+    }
+
     /// JSON text for embedding in a larger document (`RawJSON`, so its numbers keep their text); the
     /// text itself, as a string, when it is not JSON.
     public static func object(_ text: String) -> Any {
@@ -55,17 +77,26 @@ public enum JSONText {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
+    /// The path (`jobs[1].payload.e`; "" for the value itself) of the first number in valid JSON
+    /// text that is not finite as a double (`1E400`), or nil when there is none.
+    public static func nonFiniteNumberPath(_ text: String, root: String = "") -> String? {
+        var text = text
+        return text.withUTF8 { bytes in
+            var walker = JSONNumberWalker(bytes: bytes)
+            return walker.firstNonFinite(path: root)
+        }
+    }
+
+    /// The error for a number that is not finite as a double, at `path`.
+    public static func nonFiniteNumberError(path: String) -> ConveyorError {
+        ConveyorError(.invalidArgument, "\(path) is a number too large for a double (finite numbers only, up to about 1.8e308)")
+    }
+
     /// Checks that every number in the JSON text is finite as a double (`1E400` is not), naming the
     /// first that is not by its path (`payload.e`, `payload.list[2]`). `text` must be valid JSON.
     static func validateNumbers(_ text: String, what: String = "payload") throws(ConveyorError) {
-        var text = text
-        let path: String? = text.withUTF8 { bytes in
-            var walker = JSONNumberWalker(bytes: bytes)
-            return walker.firstNonFinite(path: what)
-        }
-        if let path {
-            throw ConveyorError(
-                .invalidArgument, "\(path) is a number too large for a double (finite numbers only, up to about 1.8e308)")
+        if let path = nonFiniteNumberPath(text, root: what) {
+            throw nonFiniteNumberError(path: path)
         }
     }
 }
@@ -275,7 +306,7 @@ struct JSONNumberWalker {
                 let key = Self.unquote(bytes[keyStart..<index])
                 skipSpace()
                 index += 1  // ':'
-                if let found = firstNonFinite(path: path + "." + key) { return found }
+                if let found = firstNonFinite(path: path.isEmpty ? key : path + "." + key) { return found }
             }
         case UInt8(ascii: "["):
             index += 1
@@ -455,6 +486,37 @@ struct JSONScanner {
         }
         skipSpace()
         return index == bytes.count ? members : nil
+    }
+
+    /// The byte ranges of each element, when the whole input is exactly one valid JSON array.
+    mutating func elements() -> [Range<Int>]? {
+        skipSpace()
+        guard current == UInt8(ascii: "[") else { return nil }
+        depth = 1
+        index += 1
+        skipSpace()
+        var elements: [Range<Int>] = []
+        if current == UInt8(ascii: "]") {
+            index += 1
+        } else {
+            while true {
+                let start = index
+                guard value() else { return nil }
+                elements.append(start..<index)
+                skipSpace()
+                if current == UInt8(ascii: ",") {
+                    index += 1
+                    skipSpace()
+                } else if current == UInt8(ascii: "]") {
+                    index += 1
+                    break
+                } else {
+                    return nil
+                }
+            }
+        }
+        skipSpace()
+        return index == bytes.count ? elements : nil
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
