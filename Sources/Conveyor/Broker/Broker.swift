@@ -117,7 +117,7 @@ public final class Broker: Sendable {
                     request.type.redisBytes, request.queue.redisBytes, request.priority.rawValue.redisBytes,
                     request.payload.redisBytes, request.maxAttempts.redisBytes, request.retryPolicy.encoded.redisBytes,
                     request.timeoutMilliseconds.redisBytes, (request.delayMilliseconds ?? -1).redisBytes,
-                    (request.runAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? -1).redisBytes,
+                    (request.runAt.map { max(0, Int(($0.timeIntervalSince1970 * 1000).rounded())) } ?? -1).redisBytes,
                     (request.uniqueKey ?? "").redisBytes,
                 ]
                 previous = request
