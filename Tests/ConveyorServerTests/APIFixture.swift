@@ -74,6 +74,7 @@ struct APIServer {
 /// runs a history writer, `worker` a worker and a promoter.
 func withAPI<T>(
     servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil, redis: TestRedis = .shared,
+    logger: Logger = quietLogger,
     configureBroker: (inout BrokerConfiguration) -> Void = { _ in },
     configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: ([APIServer]) async throws -> T
 ) async throws -> T {
@@ -91,7 +92,7 @@ func withAPI<T>(
         let ports = Mutex<[Int]>([])
         var services: [any Service] = []
         for _ in 0..<count {
-            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, logger: quietLogger)
+            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, logger: logger)
             services.append(api.makeApplication { port in ports.withLock { $0.append(port) } })
         }
         if history {
