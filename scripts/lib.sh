@@ -17,7 +17,7 @@ wait_port() {
 # start_redis DIR: a redis-server without persistence on a free port (set in redis_port), files in DIR.
 start_redis() {
   redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$1" --save "" --appendonly no --logfile "$1/redis.log" &
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$1" --save "" --appendonly no --maxmemory-policy noeviction --logfile "$1/redis.log" &
   pids+=($!)
   wait_port "$redis_port"
 }

@@ -1,4 +1,5 @@
 import Conveyor
+import ConveyorHistory
 import Foundation
 import RedisClient
 
@@ -55,6 +56,9 @@ extension ConveyorAPI {
         sample("conveyor_history_lag_events", [], lag)
         family("conveyor_history_pending_events", "gauge", "Events the history writers read and have not written yet.")
         sample("conveyor_history_pending_events", [], stream.historyPending)
+        family("conveyor_history_errors_total", "counter", "Events MongoDB refused, kept in the history_errors collection instead.")
+        let refused = try await broker.pool.command("HGET", broker.keys.stats, HistoryWriter.refusedStatsField).string
+        sample("conveyor_history_errors_total", [], refused.flatMap { Int($0) } ?? 0)
         return text
     }
 

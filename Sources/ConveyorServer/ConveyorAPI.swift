@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import RedisClient
 
 /// The REST API of `conveyor serve`: routes, auth, rate limiting and error mapping over a `Broker`
@@ -63,9 +64,17 @@ public struct ConveyorAPI: Sendable {
 
     /// A Hummingbird application serving the API; `onServerRunning` gets the bound port.
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+        let headerTimeout = TimeAmount(configuration.headerTimeout)
+        let logger = logger
+        return Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor"),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [HeadDeadlineHandler(headerTimeout: headerTimeout, logger: logger)],
+                    idleTimeout: TimeAmount(configuration.idleTimeout))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor",
+                availableConnectionsDelegate: ConnectionCap(maxConnections: configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -131,6 +140,15 @@ struct ObservingMiddleware: RouterMiddleware {
             // refused command): the server's fault or the query's, not an outage.
             logger.error("MongoDB query failed", metadata: ["error": .string(error.message), "path": .string(path)])
             problem = APIProblem(.internalServerError, "the job history query failed: \(error.message)")
+        case is HTTPParserError, is ChannelError, is CancellationError:
+            // The client went away mid-request (closed or reset while sending its body) or sent
+            // something that is not HTTP: its business, not a server failure.
+            logger.debug(
+                "client disconnected or sent malformed HTTP", metadata: ["error": .string("\(error)"), "path": .string(path)])
+            problem = APIProblem(.badRequest, "the request ended before its body did")
+        case let error as IOError where [ECONNRESET, EPIPE, ETIMEDOUT].contains(error.errnoCode):
+            logger.debug("client disconnected", metadata: ["error": .string("\(error)"), "path": .string(path)])
+            problem = APIProblem(.badRequest, "the connection failed mid-request")
         default:
             logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(path)])
             problem = APIProblem(.internalServerError, "the server failed to handle this request")

@@ -31,10 +31,8 @@ extension JSONInput {
             throw APIProblem.invalid(name("run_at"), "send either 'delay_ms' or 'run_at', not both")
         }
         request.delayMilliseconds = try int("delay_ms", in: 0...315_360_000_000)
-        if let runAt = try date("run_at") {
-            // A time in the past means now.
-            request.runAt = max(runAt, Date(timeIntervalSince1970: 0))
-        }
+        // A time in the past means now (`EnqueueRequest.validate` holds the rule for every front end).
+        request.runAt = try date("run_at")
         if let attempts = try int("max_attempts", in: 1...10_000) { request.maxAttempts = attempts }
         if let backoff = try object("backoff") { request.retryPolicy = try backoff.retryPolicy() }
         if let timeout = try int("timeout_ms", in: 0...315_360_000_000) { request.timeoutMilliseconds = timeout }

@@ -8,7 +8,8 @@ struct JSONInput {
     let object: [String: Any]
     /// The path of this object inside the request body ("" for the body itself).
     let path: String
-    /// The body this object was parsed from (only for the body itself): values are copied from it as sent.
+    /// The bytes this object was parsed from (the body, or a batch entry's part of it): values are
+    /// copied from them as sent.
     let body: Data?
 
     init(object: [String: Any], path: String = "", body: Data? = nil) {
@@ -23,6 +24,15 @@ struct JSONInput {
         let data = Data(body.readableBytesView)
         let value: Any
         do { value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            // Valid JSON that Foundation refuses: a number out of a double's range (`1E400`). Name it.
+            let text = String(decoding: data, as: UTF8.self)
+            if RawJSON(text) != nil, let path = JSONText.nonFiniteNumberPath(text), !path.isEmpty {
+                var components = path.split(separator: ".").map(String.init)
+                if let payload = components.firstIndex(where: { $0 == "payload" || $0.hasPrefix("payload[") }) {
+                    components = Array(components[..<payload]) + ["payload"]
+                }
+                throw APIProblem.invalid(components.joined(separator: "."), JSONText.nonFiniteNumberError(path: path).message)
+            }
             throw APIProblem.invalid(nil, "the request body is not valid JSON")
         }
         guard let object = value as? [String: Any] else { throw APIProblem.invalid(nil, "the request body must be a JSON object") }

@@ -59,12 +59,16 @@ extension ConveyorAPI {
         }
         var jobs: [EnqueueRequest] = []
         jobs.reserveCapacity(entries.count)
+        // Each entry's own bytes, so its payload is copied as sent (numbers as written).
+        let raw = input.body.flatMap { body in body.withUnsafeBytes { JSONText.rawElements("jobs", in: $0) }.map { (body, $0) } }
         for (index, entry) in entries.enumerated() {
             guard let object = entry as? [String: Any] else {
                 throw APIProblem.invalid("jobs[\(index)]", "'jobs[\(index)]' must be an object")
             }
+            let body = raw.flatMap { body, ranges in ranges.count == entries.count ? body.subdata(in: ranges[index]) : nil }
             jobs.append(
-                try JSONInput(object: object, path: "jobs[\(index)]").enqueueRequest(maxPayloadBytes: broker.configuration.maxPayloadBytes))
+                try JSONInput(object: object, path: "jobs[\(index)]", body: body).enqueueRequest(
+                    maxPayloadBytes: broker.configuration.maxPayloadBytes))
         }
         return try JSONResponse.make(try await enqueueBatch(jobs), status: .created)
     }
@@ -83,10 +87,10 @@ extension ConveyorAPI {
         do { found = try await history.job(id) } catch let error as HistoryError where live != nil && error.isUnavailable {
             historyAvailable = false
         }
-        let timeline = historyAvailable ? (found?.timeline ?? []).map(\.plainJSONObject) : nil
+        let timeline = historyAvailable ? (found?.timeline ?? []).map(\.historyJSONObject) : nil
         if let live { return .live(JobBody(live), timeline: timeline?.map { RawJSON(object: $0) }) }
         guard let found else { throw APIProblem(.notFound, "no job '\(id)'", field: "id") }
-        return .history(document: found.job.plainJSONObject, id: id, timeline: timeline)
+        return .history(document: found.job.historyJSONObject, id: id, timeline: timeline)
     }
 
     func listJobs(_ request: Request) async throws -> Response {

@@ -14,14 +14,25 @@ extension ConveyorAPI {
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// 200 when Redis and MongoDB both answer within 2 s; else 503 naming the one that did not.
+    /// 200 when Redis and MongoDB both answer within 2 s and Redis cannot evict keys; else 503 naming
+    /// what failed. `checks.redis_eviction` is "ok" for `maxmemory-policy noeviction`, else what is wrong
+    /// (and "allowed" when the process runs with eviction allowed: then it does not fail readiness).
     func readiness() async throws -> Response {
         async let redis = Self.check(seconds: 2) { [broker] in _ = try await broker.pool.command("PING") }
         async let mongo = Self.check(seconds: 2) { [mongo] in try await mongo.ping() }
-        let checks = ["redis": await redis, "mongodb": await mongo]
-        let failing = checks.filter { $0.value != "ok" }.keys.sorted()
+        var checks = ["redis": await redis, "mongodb": await mongo]
+        let eviction = broker.evictionCheck
+        if let policy = eviction.policy, eviction.evicts {
+            checks["redis_eviction"] =
+                EvictionPolicyCheck.message(policy: policy) + (eviction.allowEviction ? " (allowed: --allow-eviction)" : "")
+        } else {
+            checks["redis_eviction"] = eviction.policy == nil ? "unknown" : "ok"
+        }
+        let failing = checks.filter { name, value in
+            name == "redis_eviction" ? eviction.evicts && !eviction.allowEviction : value != "ok"
+        }.keys.sorted()
         if failing.isEmpty { return try JSONResponse.make(StatusBody(status: "ready", checks: checks)) }
-        var problem = APIProblem(.serviceUnavailable, "not ready: \(failing.joined(separator: " and ")) unreachable")
+        var problem = APIProblem(.serviceUnavailable, "not ready: \(failing.joined(separator: " and ")) failing")
         problem.checks = checks
         return problem.makeResponse()
     }

@@ -17,6 +17,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectTimeoutMilliseconds: Int
     /// How long a (non-blocking) command may wait for its reply.
     public var commandTimeoutMilliseconds: Int
+    /// Runs on every new connection (first connect and each reconnect) before its first command.
+    public var onConnect: RedisConnectHook?
 
     public init(
         endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379),
@@ -77,4 +79,19 @@ public struct RedisConfiguration: Sendable, Equatable {
         case .unix(let path): return "unix://\(path)?db=\(database)"
         }
     }
+}
+
+/// A check run on each new connection, on the connection's own thread, before any other command:
+/// `body(connection, reconnect)` may send commands; throwing fails the connect (with the usual
+/// backoff before the next attempt). `reconnect` is false for the connection's first connect. Two hooks
+/// are equal only when they are the same hook.
+public struct RedisConnectHook: Sendable, Equatable {
+    private let id = UUID()
+    public let body: @Sendable (_ connection: RedisConnection, _ reconnect: Bool) throws -> Void
+
+    public init(_ body: @escaping @Sendable (_ connection: RedisConnection, _ reconnect: Bool) throws -> Void) {
+        self.body = body
+    }
+
+    public static func == (a: RedisConnectHook, b: RedisConnectHook) -> Bool { a.id == b.id }
 }

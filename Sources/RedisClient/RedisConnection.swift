@@ -12,6 +12,7 @@ public final class RedisConnection {
     private var failures = 0
     private var nextAttempt: Date = .distantPast
     private var currentTimeout: Int = -1
+    private var everConnected = false
 
     /// A connection that opens on first use.
     public init(configuration: RedisConfiguration) {
@@ -39,6 +40,13 @@ public final class RedisConnection {
         do {
             let context = try openContext()
             self.context = context
+            if let hook = configuration.onConnect {
+                do { try hook.body(self, everConnected) } catch {
+                    disconnect()
+                    throw error
+                }
+            }
+            everConnected = true
             failures = 0
             return context
         } catch {

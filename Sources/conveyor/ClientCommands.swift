@@ -10,21 +10,39 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The job type (echo, sleep, math, fail, http, noop, or your own).") var type: String
-    @Option(help: "JSON payload.") var payload: String = "{}"
+    // `.unconditional`: the value may start with '-' (`--payload -`, `--payload -1`, `--delay -5s`),
+    // and then gets a message about the value instead of "Missing value".
+    @Option(parsing: .unconditional, help: "JSON payload; @FILE reads it from a file, - from standard input.")
+    var payload: String = "{}"
     @Option(help: "Queue name.") var queue: String = "default"
     @Option(help: "Priority within the queue.") var priority: JobPriority = .normal
-    @Option(help: "Run after this long (500ms, 5s, 2m).") var delay: String?
-    @Option(help: "Run at this time (ISO 8601).") var at: String?
+    @Option(parsing: .unconditional, help: "Run after this long (500ms, 5s, 2m).") var delay: String?
+    @Option(help: "Run at this time (ISO 8601); a time in the past means now.") var at: String?
     @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
     @Option(help: "fixed:1s | exponential:100ms:30s[:jitter|:0.3] | none") var backoff: String?
-    @Option(help: "Per-attempt timeout (0 for none).") var timeout: String = "30m"
+    @Option(parsing: .unconditional, help: "Per-attempt timeout (0 for none).") var timeout: String = "30m"
     @Option(help: "Idempotency key.") var unique: String?
+    @Flag(
+        name: .customLong("fail-on-duplicate"),
+        help: "Exit with status 5 when --unique matched an unfinished job (its id is printed, nothing is enqueued).")
+    var failOnDuplicate = false
     @Option(help: "Enqueue this many copies (batched).") var count: Int = 1
+
+    /// The exit status of `--fail-on-duplicate` when a unique key matched an unfinished job.
+    static let duplicateExitCode: Int32 = 5
 
     func run() async throws {
         guard (1...10_000_000).contains(count) else { throw ConveyorError(.invalidArgument, "--count must be from 1 to 10000000") }
-        var request = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
-        if let delay { request.delayMilliseconds = try duration(delay, flag: "delay") }
+        var request = EnqueueRequest(
+            type: type, payload: try readPayload(payload), queue: queue, priority: priority, maxAttempts: maxAttempts)
+        if let delay {
+            if delay.hasPrefix("-") {
+                throw ConveyorError(
+                    .invalidArgument,
+                    "--delay must not be negative, got '\(delay)'; to run at a given time use --at (a time in the past means now)")
+            }
+            request.delayMilliseconds = try duration(delay, flag: "delay")
+        }
         if let at {
             guard let date = RFC3339.date(at) else {
                 throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'")
@@ -43,15 +61,48 @@ struct EnqueueCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         let progress = Progress("enqueued", total: count)
         var remaining = count
+        var duplicates = 0
         while remaining > 0 {
             let chunk = min(remaining, 10_000)
             let results = try await broker.enqueue(batch: Array(repeating: request, count: chunk))
             print(results.map(\.id).joined(separator: "\n"))
+            for result in results where result.duplicate {
+                duplicates += 1
+                if duplicates <= 3 {
+                    FileHandle.standardError.write(
+                        Data(
+                            "conveyor: duplicate of \(result.id) (\(result.state.rawValue)): unique key '\(unique ?? "")' is held by an unfinished job; nothing enqueued\n"
+                                .utf8))
+                }
+            }
             remaining -= chunk
             progress.update(count - remaining)
         }
         progress.finish(count)
+        if duplicates > 3 { FileHandle.standardError.write(Data("conveyor: \(duplicates) duplicates in all\n".utf8)) }
+        if duplicates > 0 && failOnDuplicate { throw ExitCode(Self.duplicateExitCode) }
     }
+}
+
+/// The payload a `--payload` flag names: the text itself, `@FILE` for a file's contents, `-` for
+/// standard input (so payloads up to the 1 MiB limit are not bound by the ~128 KiB argument limit).
+func readPayload(_ value: String) throws -> String {
+    let data: Data
+    if value == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    } else if value.hasPrefix("@") {
+        let path = String(value.dropFirst())
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw ConveyorError(.invalidArgument, "--payload @\(path): cannot read the file")
+        }
+        data = contents
+    } else {
+        return value
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ConveyorError(.invalidArgument, "--payload \(value): not UTF-8 text")
+    }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// `conveyor job ID`: the job as `GET /v1/jobs/{id}` shows it.

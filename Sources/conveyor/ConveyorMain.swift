@@ -8,9 +8,7 @@ import Logging
 @main
 enum ConveyorMain {
     static func main() async {
-        // libmongoc, loaded with ConveyorHistory, creates /dev/shm/mongoc-<pid> for its counters and
-        // removes it only in mongoc_cleanup(), which no command calls: remove it at exit.
-        atexit { _ = shm_unlink("/mongoc-\(getpid())") }
+        keepLibmongocOutOfSharedMemory()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             let level = ProcessInfo.processInfo.environment["CONVEYOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
@@ -46,6 +44,22 @@ enum ConveyorMain {
             exit(1)
         }
     }
+}
+
+/// Debian's libmongoc initialises itself when the binary loads (before `main`, in every command, even
+/// `enqueue`) and keeps its counters in `/dev/shm/mongoc-<pid>`, which only `mongoc_cleanup()` removes:
+/// a killed process leaves it behind, and a later process with the same pid warns "Falling back to
+/// malloc for counters". The counters serve only the `mongoc-stat` tool, and `MONGOC_DISABLE_SHM`
+/// keeps them in ordinary memory, but libmongoc reads it at load time. So: without the variable, set
+/// it, remove the file this image's libmongoc just made, and re-execute this binary once (same pid,
+/// same arguments). Should exec fail, the file is removed at exit instead.
+func keepLibmongocOutOfSharedMemory() {
+    guard getenv("MONGOC_DISABLE_SHM") == nil else { return }
+    let file = "/mongoc-\(getpid())"
+    _ = shm_unlink(file)
+    setenv("MONGOC_DISABLE_SHM", "1", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    atexit { _ = shm_unlink("/mongoc-\(getpid())") }
 }
 
 /// The `conveyor` command and its subcommands.

@@ -12,6 +12,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Key namespace (env CONVEYOR_NAMESPACE, default conveyor)")
     var namespace: String?
 
+    @Flag(
+        name: .customLong("allow-eviction"),
+        help: "Run even if Redis's maxmemory-policy is not noeviction (env CONVEYOR_ALLOW_EVICTION=1); jobs can then vanish.")
+    var allowEviction = false
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     func redisConfiguration() throws -> RedisConfiguration {
@@ -24,6 +29,7 @@ struct GlobalOptions: ParsableArguments {
     func brokerConfiguration() throws -> BrokerConfiguration {
         var configuration = try BrokerConfiguration.fromEnvironment(environment)
         if let namespace { configuration.namespace = namespace }
+        if allowEviction { configuration.allowEviction = true }
         try configuration.validate()
         return configuration
     }

@@ -51,7 +51,7 @@ struct JobsCommand: AsyncParsableCommand {
             TextTable(
                 header: ["ID", "TYPE", "QUEUE", "STATE", "ATTEMPTS", "CREATED", "LAST ERROR"],
                 rows: page.jobs.map { document in
-                    let job = document.plainJSONObject
+                    let job = document.historyJSONObject
                     func text(_ key: String) -> String { (job[key] as? String) ?? (job[key].map { "\($0)" } ?? "-") }
                     let attempts = (job["attempts"] as? [String: Any])?.count ?? 0
                     return [
@@ -80,5 +80,5 @@ func historyJob(_ id: String, global: GlobalOptions) async throws -> JobDetailBo
     }
     await mongo.close()
     guard let (document, timeline) = found else { return nil }
-    return .history(document: document.plainJSONObject, id: id, timeline: timeline.map(\.plainJSONObject))
+    return .history(document: document.historyJSONObject, id: id, timeline: timeline.map(\.historyJSONObject))
 }

@@ -24,7 +24,8 @@ struct ScheduleAddCommand: AsyncParsableCommand {
     @Option(help: "IANA time zone of the cron expression (default UTC).") var tz: String?
     @Option(help: "Fixed interval (30s, 5m, 1h).") var every: String?
     @Option(help: "First tick of the interval (ISO 8601); --every only.") var start: String?
-    @Option(help: "JSON payload.") var payload: String = "{}"
+    @Option(parsing: .unconditional, help: "JSON payload; @FILE reads it from a file, - from standard input.")
+    var payload: String = "{}"
     @Option(help: "Queue name.") var queue: String = "default"
     @Option(help: "Priority of the jobs.") var priority: JobPriority = .normal
     @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead.") var maxAttempts: Int = 3
@@ -53,7 +54,7 @@ struct ScheduleAddCommand: AsyncParsableCommand {
             }
             startDate = date
         }
-        var job = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
+        var job = EnqueueRequest(type: type, payload: try readPayload(payload), queue: queue, priority: priority, maxAttempts: maxAttempts)
         if let backoff {
             do { job.retryPolicy = try RetryPolicy.parse(backoff) } catch {
                 throw ConveyorError(.invalidArgument, "--backoff: \(error.message)")

@@ -121,7 +121,7 @@ struct DevCommand: AsyncParsableCommand {
                 "redis-server",
                 [
                     "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--save", "",
-                    "--logfile", "redis.log",
+                    "--logfile", "redis.log", "--maxmemory-policy", "noeviction",
                 ])
             global.redisURL = "redis://127.0.0.1:\(redisPort)"
             logger.info("started redis-server", metadata: ["url": .string(global.redisURL!), "dir": .string(directory)])
@@ -156,11 +156,15 @@ struct DevCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         var ready = false
         for _ in 0..<100 {
-            if (try? await broker.pool.command("PING")) != nil {
+            do {
+                try await broker.pool.command("PING")
                 ready = true
                 break
+            } catch let error as ConveyorError {
+                throw error  // Redis answers but is refused (an evicting maxmemory-policy)
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
             }
-            try await Task.sleep(for: .milliseconds(100))
         }
         guard ready else { throw ConveyorError(.redis, "Redis at \(try global.redisConfiguration().redactedDescription) does not answer") }
         if let redisProcess, !redisProcess.isRunning {

@@ -19,6 +19,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(name: "bad priority", arguments: ["enqueue", "echo", "--priority", "urgent"], mentions: "--priority"),
         BadInput(name: "bad delay", arguments: ["enqueue", "echo", "--delay", "5 parsecs"], mentions: "--delay"),
         BadInput(name: "negative timeout", arguments: ["enqueue", "echo", "--timeout", "-1s"], mentions: "--timeout"),
+        BadInput(name: "negative delay", arguments: ["enqueue", "echo", "--delay", "-5s"], mentions: "--delay must not be negative"),
+        BadInput(name: "negative delay, joined", arguments: ["enqueue", "echo", "--delay=-5s"], mentions: "use --at"),
+        BadInput(name: "--at after 9999", arguments: ["enqueue", "echo", "--at", "9999-12-31T23:59:59-01:00"], mentions: "run_at"),
+        BadInput(name: "payload with 1E400", arguments: ["enqueue", "echo", "--payload", #"{"e":1E400}"#], mentions: "payload.e"),
+        BadInput(
+            name: "payload file missing", arguments: ["enqueue", "echo", "--payload", "@/nonexistent/p.json"], mentions: "@/nonexistent"),
+        BadInput(
+            name: "cron on February 30", arguments: ["schedule", "add", "s", "noop", "--cron", "0 0 30 2 *"], mentions: "never fires"),
+        BadInput(
+            name: "cron on April 31", arguments: ["schedule", "add", "s", "noop", "--cron", "0 0 31 4,6,9,11 *"], mentions: "never fires"),
         BadInput(name: "bad --at", arguments: ["enqueue", "echo", "--at", "next tuesday"], mentions: "--at"),
         BadInput(name: "unknown backoff", arguments: ["enqueue", "echo", "--backoff", "linear:1s"], mentions: "backoff"),
         BadInput(

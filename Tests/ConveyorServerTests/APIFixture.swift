@@ -73,7 +73,9 @@ struct APIServer {
 /// Runs `body` against `servers` API instances sharing one namespace and database; `history` also
 /// runs a history writer, `worker` a worker and a promoter.
 func withAPI<T>(
-    servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil,
+    servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil, redis: TestRedis = .shared,
+    logger: Logger = quietLogger,
+    configureBroker: (inout BrokerConfiguration) -> Void = { _ in },
     configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: ([APIServer]) async throws -> T
 ) async throws -> T {
     let mongoServer = try await TestMongo.shared
@@ -84,13 +86,13 @@ func withAPI<T>(
             try? await mongo.dropDatabase(); await mongo.close()
         }
     }
-    return try await withBroker { broker in
+    return try await withBroker(redis: redis, configure: configureBroker) { broker in
         var configuration = ServerConfiguration(port: 0, keys: Keys.all)
         configure(&configuration)
         let ports = Mutex<[Int]>([])
         var services: [any Service] = []
         for _ in 0..<count {
-            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, logger: quietLogger)
+            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, logger: logger)
             services.append(api.makeApplication { port in ports.withLock { $0.append(port) } })
         }
         if history {

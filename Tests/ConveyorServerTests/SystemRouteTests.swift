@@ -2,6 +2,7 @@ import Conveyor
 import ConveyorServer
 import ConveyorTestSupport
 import Foundation
+import RedisClient
 import Testing
 
 @Suite("API: health, metrics, OpenAPI")
@@ -9,7 +10,9 @@ struct SystemRouteTests {
     @Test func readinessNamesTheServerThatIsDown() async throws {
         try await withAPI { servers in
             let ready = try await servers[0].client.get("/readyz")
-            #expect(ready.status == 200 && (ready.json["checks"] as? [String: String]) == ["redis": "ok", "mongodb": "ok"])
+            #expect(
+                ready.status == 200
+                    && (ready.json["checks"] as? [String: String]) == ["redis": "ok", "mongodb": "ok", "redis_eviction": "ok"])
         }
         let closed = try freePort()
         try await withAPI(mongoURL: "mongodb://127.0.0.1:\(closed)/x?serverSelectionTimeoutMS=500") { servers in
@@ -25,6 +28,39 @@ struct SystemRouteTests {
             let id = try #require(try await api.post("/v1/jobs", ["type": "x"]).json["id"] as? String)
             let job = try await api.get("/v1/jobs/\(id)")
             #expect(job.status == 200 && job.json["timeline"] is NSNull && job.json["state"] as? String == "queued")
+        }
+    }
+
+    @Test func readinessReportsAnEvictingRedis() async throws {
+        let redis = try TestRedis(extraArguments: ["--maxmemory-policy", "allkeys-lru"])
+        defer { redis.stop() }
+        // Allowed: ready, with the policy reported.
+        try await withAPI(redis: redis, configureBroker: { $0.allowEviction = true }) { servers in
+            let ready = try await servers[0].client.get("/readyz")
+            #expect(ready.status == 200, "\(ready.text)")
+            let eviction = (ready.json["checks"] as? [String: String])?["redis_eviction"]
+            #expect(eviction?.contains("allkeys-lru") == true && eviction?.contains("allowed") == true, "\(ready.text)")
+        }
+        // Not allowed: a Redis switched to an evicting policy is refused on reconnect, and not ready.
+        let switching = try TestRedis()
+        defer { switching.stop() }
+        let admin = RedisPool(configuration: switching.configuration, size: 1)
+        defer { admin.close() }
+        try await withAPI(redis: switching) { servers in
+            let api = servers[0].client
+            #expect(try await api.get("/readyz").status == 200)
+            try await admin.command("CONFIG", "SET", "maxmemory-policy", "volatile-ttl")
+            try await admin.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            var last: Reply?
+            try await eventually(timeout: 10, "readyz did not report the evicting policy: \(last?.text ?? "")") {
+                last = try await api.get("/readyz")
+                return last?.status == 503 && last?.text.contains("volatile-ttl") == true
+            }
+            let checks = try #require(last?.json["checks"] as? [String: String])
+            #expect(checks["redis"]?.contains("maxmemory-policy") == true && checks["redis_eviction"]?.contains("volatile-ttl") == true)
+            try await admin.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            try await admin.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            try await eventually(timeout: 10, "readyz did not recover") { try await api.get("/readyz").status == 200 }
         }
     }
 

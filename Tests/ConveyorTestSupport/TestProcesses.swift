@@ -43,7 +43,9 @@ public final class ConveyorProcess: Sendable {
     public let errorPath: String
 
     /// Starts `conveyor ARGUMENTS` with the Redis URL and namespace in its environment.
-    public init(_ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:]) throws {
+    public init(
+        _ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:], stdin: String? = nil
+    ) throws {
         var env = ProcessInfo.processInfo.environment
         env["CONVEYOR_REDIS_URL"] = redisURL
         env["CONVEYOR_NAMESPACE"] = namespace
@@ -55,7 +57,7 @@ public final class ConveyorProcess: Sendable {
         outputPath = base + ".out"
         errorPath = base + ".err"
         TestProcesses.install()
-        child = try ChildProcess(conveyorBinary, arguments, environment: env, stdout: outputPath, stderr: errorPath)
+        child = try ChildProcess(conveyorBinary, arguments, environment: env, stdin: stdin, stdout: outputPath, stderr: errorPath)
     }
 
     public var pid: pid_t { child.pid }
@@ -72,11 +74,12 @@ public final class ConveyorProcess: Sendable {
 
     /// Runs `conveyor ARGUMENTS` to completion and returns its exit status and output.
     public static func run(
-        _ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:], timeout: Double = 60
+        _ arguments: [String], redisURL: String, namespace: String, environment: [String: String] = [:], stdin: String? = nil,
+        timeout: Double = 60
     )
         async throws -> (status: Int32, output: String, error: String)
     {
-        let process = try ConveyorProcess(arguments, redisURL: redisURL, namespace: namespace, environment: environment)
+        let process = try ConveyorProcess(arguments, redisURL: redisURL, namespace: namespace, environment: environment, stdin: stdin)
         guard let status = await process.waitForExit(timeout: timeout) else {
             process.signal(SIGKILL)
             return (-1, process.output, process.errorOutput + "\n(timed out)")

@@ -9,6 +9,8 @@ public final class TestRedis: Sendable {
     public let port: Int
     public let directory: String
     public let password: String?
+    /// More `redis-server` arguments (`["--maxmemory-policy", "allkeys-lru"]`).
+    public let extraArguments: [String]
     private let process = Mutex<ChildProcess?>(nil)
 
     /// The server most tests share; each test uses its own namespace.
@@ -16,9 +18,10 @@ public final class TestRedis: Sendable {
         do { return try TestRedis() } catch { fatalError("cannot start redis-server for the tests: \(error)") }
     }()
 
-    public init(password: String? = nil) throws {
+    public init(password: String? = nil, extraArguments: [String] = []) throws {
         self.port = try freePort()
         self.password = password
+        self.extraArguments = extraArguments
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-redis-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try start()
@@ -45,6 +48,7 @@ public final class TestRedis: Sendable {
             "--logfile", "redis.log",
         ]
         if let password { arguments += ["--requirepass", password] }
+        arguments += extraArguments
         let process = try ChildProcess("redis-server", arguments)
         self.process.withLock { $0 = process }
         let deadline = Date().addingTimeInterval(10)

@@ -201,6 +201,33 @@ struct JSONValidationTests {
     }
 }
 
+@Suite("JSON output: numbers as written")
+struct JSONWriterTests {
+    @Test func rawJSONKeepsNumbersAndStringsAndTakesTheWritersLayout() throws {
+        let raw = try #require(RawJSON(#" { "n" : 9007199254740993 , "z":-0, "s":"a\u0000 \"{,}\"", "e":[ ], "o":{} , "l":[1.10,2E5] } "#))
+        #expect(
+            JSONText.string(["payload": raw, "id": "x"])
+                == #"{"id":"x","payload":{"n":9007199254740993,"z":-0,"s":"a\u0000 \"{,}\"","e":[],"o":{},"l":[1.10,2E5]}}"#)
+        #expect(
+            JSONText.string(["p": try #require(RawJSON("[1,{\"a\":2}]"))], pretty: true)
+                == "{\n  \"p\" : [\n    1,\n    {\n      \"a\" : 2\n    }\n  ]\n}")
+        #expect(RawJSON("{") == nil && JSONText.object("{") as? String == "{")
+    }
+
+    @Test func foundationValuesAreWrittenLikeJSONSerialization() throws {
+        let parsed = try JSONSerialization.jsonObject(with: Data(#"{"t":true,"f":false,"i":7,"d":2.5}"#.utf8))
+        #expect(JSONText.string(parsed) == #"{"d":2.5,"f":false,"i":7,"t":true}"#)
+        #expect(JSONText.string([1.0, 0.5, -3, Double.nan, "é\n", NSNull()] as [Any]) == #"[1,0.5,-3,null,"é\n",null]"#)
+        #expect(JSONText.string(["b": 2, "a": [true]] as [String: Any]) == #"{"a":[true],"b":2}"#)
+    }
+
+    @Test func nonFiniteNumbersAreNamedByPath() {
+        #expect(JSONText.nonFiniteNumberPath(#"{"a":[1,{"b":1e400}]}"#, root: "payload") == "payload.a[1].b")
+        #expect(JSONText.nonFiniteNumberPath(#"{"a":1e300,"b":-1e-400}"#) == nil)
+        #expect(throws: ConveyorError.self) { try JSONText.validate(#"{"e":1E400}"#) }
+    }
+}
+
 @Suite("Parsing: RFC 3339")
 struct RFC3339Tests {
     @Test(arguments: [

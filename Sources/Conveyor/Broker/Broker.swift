@@ -13,6 +13,9 @@ public final class Broker: Sendable {
     public let scripts: BrokerScripts
     /// Connections for everything but blocking waits.
     public let pool: RedisPool
+    /// Checks Redis's `maxmemory-policy` on every new connection of `pool` and of every pool made
+    /// from `pool.configuration` (workers' and writers' own lanes).
+    public let evictionCheck: EvictionPolicyCheck
     let logger: Logger
 
     /// The most jobs one enqueue script call carries; larger batches are split.
@@ -27,6 +30,10 @@ public final class Broker: Sendable {
         self.configuration = configuration
         self.keys = BrokerKeys(namespace: configuration.namespace)
         self.scripts = BrokerScripts()
+        let check = EvictionPolicyCheck(allowEviction: configuration.allowEviction, logger: logger)
+        var redis = redis
+        redis.onConnect = RedisConnectHook { connection, reconnect in try check.check(connection, reconnect: reconnect) }
+        self.evictionCheck = check
         self.pool = RedisPool(configuration: redis, size: poolSize, name: "conveyor-redis")
         self.logger = logger
     }
@@ -110,7 +117,7 @@ public final class Broker: Sendable {
                     request.type.redisBytes, request.queue.redisBytes, request.priority.rawValue.redisBytes,
                     request.payload.redisBytes, request.maxAttempts.redisBytes, request.retryPolicy.encoded.redisBytes,
                     request.timeoutMilliseconds.redisBytes, (request.delayMilliseconds ?? -1).redisBytes,
-                    (request.runAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? -1).redisBytes,
+                    (request.runAt.map { max(0, Int(($0.timeIntervalSince1970 * 1000).rounded())) } ?? -1).redisBytes,
                     (request.uniqueKey ?? "").redisBytes,
                 ]
                 previous = request

@@ -14,6 +14,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     public var maxCrashes: Int
     /// The largest payload accepted, in bytes (`CONVEYOR_MAX_PAYLOAD`).
     public var maxPayloadBytes: Int
+    /// Run even when Redis's `maxmemory-policy` is not `noeviction` (`CONVEYOR_ALLOW_EVICTION=1`, or
+    /// the CLI's `--allow-eviction`): the policy is still logged as an error. See `EvictionPolicyCheck`.
+    public var allowEviction: Bool
 
     public init(
         namespace: String = "conveyor",
@@ -21,7 +24,8 @@ public struct BrokerConfiguration: Sendable, Equatable {
         keepFinishedMilliseconds: Int = 3_600_000,
         deadMax: Int = 100_000,
         maxCrashes: Int = 3,
-        maxPayloadBytes: Int = 1 << 20
+        maxPayloadBytes: Int = 1 << 20,
+        allowEviction: Bool = false
     ) {
         self.namespace = namespace
         self.eventsMaxLength = eventsMaxLength
@@ -29,11 +33,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
         self.deadMax = deadMax
         self.maxCrashes = maxCrashes
         self.maxPayloadBytes = maxPayloadBytes
+        self.allowEviction = allowEviction
     }
 
     /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
-    /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES` and `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
-    /// `k`/`m` suffix), keeping defaults for the unset ones.
+    /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES`, `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
+    /// `k`/`m` suffix) and `CONVEYOR_ALLOW_EVICTION` (`1`/`true`/`yes`), keeping defaults for the unset ones.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError)
         -> BrokerConfiguration
     {
@@ -60,6 +65,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
                 throw ConveyorError(.invalidArgument, "CONVEYOR_MAX_PAYLOAD must be a size like 1048576, 512k or 1m (at most 512m)")
             }
             configuration.maxPayloadBytes = value * factor
+        }
+        if let text = environment["CONVEYOR_ALLOW_EVICTION"]?.lowercased(), !text.isEmpty {
+            guard let allow = ["1": true, "true": true, "yes": true, "0": false, "false": false, "no": false][text] else {
+                throw ConveyorError(.invalidArgument, "CONVEYOR_ALLOW_EVICTION must be 1 or 0 (true/false, yes/no), got '\(text)'")
+            }
+            configuration.allowEviction = allow
         }
         try configuration.validate()
         return configuration

@@ -79,6 +79,8 @@ public enum BuiltinJobs {
     /// Registers every built-in type.
     public static func register(in registry: inout JobRegistry) {
         registry.register(Echo.self) { (parameters: Echo, _: JobContext) in parameters.value }
+        // The payload's own text: decoded into `JSONValue`, numbers would pass through `Double`.
+        registry.registerText(Echo.jobType) { payload, _ in payload }
         registry.register(Sleep.self) { (parameters: Sleep, _: JobContext) in
             guard parameters.ms >= 0 else { throw ConveyorError(.invalidArgument, "ms must not be negative") }
             try await Task.sleep(for: .milliseconds(parameters.ms))

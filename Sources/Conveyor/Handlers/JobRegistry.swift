@@ -45,6 +45,12 @@ public struct JobRegistry: Sendable {
         }
     }
 
+    /// Registers a handler that works on the payload's JSON text itself (for built-ins that must not
+    /// re-encode it, such as `echo`).
+    mutating func registerText(_ type: String, handler: @escaping Handler) {
+        handlers[type] = handler
+    }
+
     /// The handler for a type, if one is registered.
     public func handler(for type: String) -> Handler? { handlers[type] }
 

@@ -9,7 +9,8 @@ public struct EnqueueRequest: Sendable, Equatable {
     public var priority: JobPriority
     /// Run no sooner than this many milliseconds from now.
     public var delayMilliseconds: Int?
-    /// Run no sooner than this time (wins over `delayMilliseconds`).
+    /// Run no sooner than this time (wins over `delayMilliseconds`); a time in the past (1969
+    /// included) means now. At most the end of year 9999.
     public var runAt: Date?
     public var maxAttempts: Int
     public var retryPolicy: RetryPolicy
@@ -64,8 +65,9 @@ public struct EnqueueRequest: Sendable, Equatable {
         if let delay = delayMilliseconds, !(0...315_360_000_000).contains(delay) {
             throw ConveyorError(.invalidArgument, "delay must be from 0 to 10 years, got \(delay) ms")
         }
-        if let runAt, runAt.timeIntervalSince1970 < 0 || runAt.timeIntervalSince1970 > 253_402_300_799 {
-            throw ConveyorError(.invalidArgument, "run_at must be from 1970 to 9999")
+        // One rule for every front end (CLI --at, REST run_at, Swift): the past means now.
+        if let runAt, !(runAt.timeIntervalSince1970 <= 253_402_300_799) {
+            throw ConveyorError(.invalidArgument, "run_at must be no later than 9999-12-31T23:59:59Z (a time in the past means now)")
         }
         guard (0...315_360_000_000).contains(timeoutMilliseconds) else {
             throw ConveyorError(.invalidArgument, "timeout must be from 0 (none) to 10 years, got \(timeoutMilliseconds) ms")

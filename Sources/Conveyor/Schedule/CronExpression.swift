@@ -84,6 +84,18 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// The expression as written.
     public var description: String { source }
 
+    /// True when no date can ever match: the day of month is restricted (alone, or with a day of week
+    /// under Vixie cron's "both must match" rule) to days that none of the allowed months has, as in
+    /// `0 0 30 2 *` or `0 0 31 4,6 *`. (A date that exists falls on every weekday over the years.)
+    public var neverFires: Bool {
+        if !daysOfMonth.isStar && !daysOfWeek.isStar { return false }  // either field matching is enough
+        for month in 1...12 where months.contains(month) {
+            let length = month == 2 ? 29 : LocalDateTime.daysInMonth(year: 2001, month: month)
+            if (1...length).contains(where: { daysOfMonth.contains($0) }) { return false }
+        }
+        return true
+    }
+
     /// Whether the expression fires on a calendar day (Vixie cron's rule for the two day fields).
     func matchesDay(year: Int, month: Int, day: Int) -> Bool {
         let dayOfMonth = daysOfMonth.contains(day)

@@ -57,6 +57,12 @@ public struct Schedule: Sendable, Equatable {
         if case .cron = spec, start != nil {
             throw ConveyorError(.invalidArgument, "a start time applies to interval schedules (every 30s) only, not to cron expressions")
         }
+        if case .cron(let cron, _) = spec, cron.neverFires {
+            throw ConveyorError(
+                .invalidArgument,
+                "cron expression '\(cron.source)' never fires: none of the months it allows has any of its days of the month "
+                    + "(February has 29 days at most; April, June, September and November 30)")
+        }
         var template = job
         template.delayMilliseconds = nil
         template.runAt = nil

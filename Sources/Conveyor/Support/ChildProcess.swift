@@ -12,15 +12,16 @@ public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let status = Mutex<Int32?>(nil)
 
-    /// Starts `executable` (looked up on PATH) with `arguments`, stdin from /dev/null and
-    /// stdout/stderr to the given files (or /dev/null).
+    /// Starts `executable` (looked up on PATH) with `arguments`, stdin from the file `stdin` (or
+    /// /dev/null) and stdout/stderr to the given files (or /dev/null).
     public init(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdout: String? = nil, stderr: String? = nil
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil, stdout: String? = nil,
+        stderr: String? = nil
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         // Threads of the test process may block signals; the child must start with none blocked

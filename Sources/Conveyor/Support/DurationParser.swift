@@ -13,6 +13,9 @@ public enum DurationParser {
             factor = scale
             break
         }
+        if number.hasPrefix("-"), let value = Double(number.dropFirst()), value.isFinite {
+            throw ConveyorError(.invalidArgument, "'\(text)' is not a duration: it is negative (0 or more)")
+        }
         guard !number.isEmpty, let value = Double(number), value.isFinite, value >= 0 else {
             throw ConveyorError(.invalidArgument, "'\(text)' is not a duration (examples: 500ms, 5s, 2m, 1h, 30d)")
         }

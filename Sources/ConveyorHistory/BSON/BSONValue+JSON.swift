@@ -12,7 +12,25 @@ import Foundation
 extension BSONValue {
     /// Parses JSON text (any JSON value, not only objects).
     public init(jsonText: String) throws {
+        try self.init(jsonText: jsonText, exact: false)
+    }
+
+    /// The BSON value that holds the JSON text exactly, or nil when BSON (or MongoDB) cannot: the text
+    /// is not JSON; an object key is empty, contains NUL or `.`, or starts with `$` (libbson and MongoDB
+    /// refuse or reinterpret such names); a number's text is not what its int32/int64/double prints
+    /// (`1.10`, `-0`, `1e3`, integers past 64 bits); a `\u` escape is a lone surrogate; or it nests
+    /// deeper than `maximumExactDepth` levels (MongoDB refuses documents nested past 100). The history
+    /// keeps such values as their JSON text.
+    public static func exact(jsonText: String) -> BSONValue? {
+        try? BSONValue(jsonText: jsonText, exact: true)
+    }
+
+    /// The deepest nesting `exact(jsonText:)` accepts, leaving room for the document around the value.
+    public static let maximumExactDepth = 90
+
+    private init(jsonText: String, exact: Bool) throws {
         var parser = JSONParser(Array(jsonText.utf8))
+        parser.exact = exact
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -112,6 +130,8 @@ extension BSONValue {
 private struct JSONParser {
     let bytes: [UInt8]
     var index = 0
+    /// Refuse what BSON would not hold exactly (see `BSONValue.exact(jsonText:)`).
+    var exact = false
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -132,6 +152,7 @@ private struct JSONParser {
 
     mutating func parseValue(depth: Int) throws -> BSONValue {
         guard depth < 200 else { throw error("JSON nested deeper than 200 levels") }
+        if exact, depth >= BSONValue.maximumExactDepth { throw error("nested too deep to store exactly") }
         guard index < bytes.count else { throw error("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
@@ -146,6 +167,9 @@ private struct JSONParser {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
                 let key = try parseString()
+                if exact, key.isEmpty || key.hasPrefix("$") || key.utf8.contains(where: { $0 == 0 || $0 == UInt8(ascii: ".") }) {
+                    throw error("a key MongoDB cannot store as it is")
+                }
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
@@ -157,7 +181,9 @@ private struct JSONParser {
                     index += 1
                 } else if bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    return .document(Document(fields))  // a repeated key keeps its last value, in its first place
+                    let document = Document(fields)  // a repeated key keeps its last value, in its first place
+                    if exact, document.count != fields.count { throw error("a repeated key") }
+                    return .document(document)
                 } else {
                     throw error("expected ',' or '}'")
                 }
@@ -216,11 +242,12 @@ private struct JSONParser {
             guard index > exponent else { throw error("digits expected in the exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if integral, let number = Int64(text) {
+        if integral, let number = Int64(text), !exact || String(number) == text {
             if let small = Int32(exactly: number) { return .int32(small) }
             return .int64(number)
         }
         guard let number = Double(text) else { throw error("invalid number") }
+        if exact, !number.isFinite || "\(number)" != text { throw error("a number BSON cannot hold as written") }
         return .double(number)
     }
 
@@ -279,6 +306,7 @@ private struct JSONParser {
                         index = save
                     }
                 }
+                if exact, Unicode.Scalar(code) == nil { throw error("a lone surrogate escape") }
                 scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
             default: throw error("invalid escape")
             }

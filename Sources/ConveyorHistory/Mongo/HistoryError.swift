@@ -47,6 +47,19 @@ public struct HistoryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// opposed to an error in the request itself, which fails the same way every time.
     public var isUnavailable: Bool { isNetwork || (domain == Self.conveyorDomain && code == Self.closedCode) }
 
+    /// The documents themselves were refused, so writing them again cannot succeed: libbson or
+    /// libmongoc rejected them before sending (`invalid document for insert: empty key`, a key with
+    /// NUL), or the server answered with per-document write errors other than duplicate keys (and no
+    /// write-concern error). Network trouble and server-wide errors are not refusals.
+    public var isRefusal: Bool {
+        switch domain {
+        case Self.conveyorDomain: return code == Self.invalidBSONCode || code == Self.invalidJSONCode
+        case MONGOC_ERROR_BSON.rawValue: return true
+        case Self.commandDomain where code == MONGOC_ERROR_COMMAND_INVALID_ARG.rawValue: return true
+        default: return !writeErrors.isEmpty && writeErrors.contains { !$0.isDuplicateKey }
+        }
+    }
+
     // Domains (mongoc_error_domain_t values, plus ours).
     public static let streamDomain = MONGOC_ERROR_STREAM.rawValue
     public static let commandDomain = MONGOC_ERROR_COMMAND.rawValue

@@ -57,8 +57,11 @@ public struct HistoryEvent: Sendable, Hashable {
 
     /// Fields holding integers, stored as numbers.
     static let integerFields: Set<String> = ["attempt", "duration_ms", "queued_ms", "crashes", "max_attempts"]
-    /// Fields holding JSON text, stored as nested BSON (text when it does not parse).
+    /// Fields holding JSON text, stored as nested BSON when BSON holds them exactly, else as their text
+    /// under `<field>_json` (see `element(_:)`).
     static let jsonFields: Set<String> = ["payload", "result"]
+    /// The suffix of a JSON field kept as text: `payload_json`, `result_json`.
+    public static let jsonTextSuffix = "_json"
     /// Fields holding milliseconds since 1970, stored as dates.
     static let dateFields: Set<String> = ["run_at"]
 
@@ -67,8 +70,18 @@ public struct HistoryEvent: Sendable, Hashable {
         guard let text = fields[field] else { return nil }
         if Self.integerFields.contains(field), let number = Int(text) { return BSONValue(number) }
         if Self.dateFields.contains(field), let number = Int64(text) { return .date(milliseconds: number) }
-        if Self.jsonFields.contains(field) { return (try? BSONValue(jsonText: text)) ?? .string(text) }
+        if Self.jsonFields.contains(field) { return BSONValue.exact(jsonText: text) }
         return .string(text)
+    }
+
+    /// A field as a document element: `bson(field)` under its own name, or, for a JSON field that BSON
+    /// cannot hold exactly (an empty key, `{"":0}`; a key with NUL, `.` or a leading `$`; a number
+    /// such as `1.10` or `2e400`...; see `BSONValue.exact(jsonText:)`), its JSON text as a string
+    /// under `<field>_json`. Either way nothing is lost and MongoDB accepts it.
+    func element(_ field: String) -> (String, BSONValue)? {
+        guard let text = fields[field] else { return nil }
+        if let value = bson(field) { return (field, value) }
+        return (field + Self.jsonTextSuffix, .string(text))
     }
 
     /// The `job_events` document: `_id` = entry id, `ts` as a date, the details typed.
@@ -78,7 +91,7 @@ public struct HistoryEvent: Sendable, Hashable {
         elements.append(("event", .string(name)))
         elements.append(("ts", .date(milliseconds: milliseconds)))
         for key in fields.keys.sorted() where !["job", "event", "ts"].contains(key) {
-            if let value = bson(key) { elements.append((key, value)) }
+            if let element = element(key) { elements.append(element) }
         }
         return Document(elements)
     }
@@ -197,7 +210,7 @@ public struct HistoryEvent: Sendable, Hashable {
         switch name {
         case "enqueued":
             for key in ["type", "queue", "priority", "payload", "max_attempts", "unique_key", "run_at"] {
-                if let value = bson(key) { set.append((key, value)) }
+                if let element = element(key) { set.append(element) }
             }
             minimum.append(("created_at", at))
         case "started":
@@ -216,7 +229,7 @@ public struct HistoryEvent: Sendable, Hashable {
                 if let duration = bson("duration_ms") { set.append((prefix + "duration_ms", duration)) }
                 if let error = bson("error") { set.append((prefix + "error", error)) }
             }
-            if name == "succeeded", let result = bson("result") { set.append(("result", result)) }
+            if name == "succeeded", let result = element("result") { set.append(result) }
             if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }
         case "stalled":
             if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }

@@ -230,13 +230,26 @@ public final class HistoryWriter: Service, Sendable {
 
     /// Writes a batch to MongoDB and acknowledges it; MongoDB failures are retried here with backoff,
     /// so the batch is never dropped (unless the writer stops: then it stays pending).
+    ///
+    /// When MongoDB (or libmongoc) refuses documents of the batch (`HistoryError.isRefusal`), the
+    /// entries are written one by one instead: those still refused are recorded in `history_errors`
+    /// (see `recordRefusal`) and counted, the others are written, and the whole batch is acknowledged,
+    /// so one entry can never hold the stream up.
     private func write(_ entries: [HistoryEvent], lane: RedisPool) async throws {
         guard !entries.isEmpty else { return }
         var failures = 0
+        var isolating = false
+        var refused = 0
         while true {
             do {
-                try await writeToMongo(entries)
+                if isolating {
+                    refused = try await writeIsolatingRefusals(entries)
+                } else {
+                    try await writeToMongo(entries)
+                }
                 break
+            } catch let error as HistoryError where error.isRefusal && !isolating {
+                isolating = true
             } catch {
                 failures += 1
                 if failures == 1 {
@@ -253,8 +266,47 @@ public final class HistoryWriter: Service, Sendable {
             }
         }
         if failures > 0 { logger.notice("MongoDB is back; history writer catching up") }
+        if refused > 0 {
+            try await lane.command("HINCRBY", broker.keys.stats, Self.refusedStatsField, String(refused))
+        }
         try await acknowledge(entries.map(\.id), lane: lane)
         written.add(entries.count, ordering: .relaxed)
+    }
+
+    /// The `{ns}:stats` field counting events MongoDB refused (recorded in `history_errors`).
+    public static let refusedStatsField = "history_errors"
+
+    /// The collection where refused events are kept (see `recordRefusal`).
+    public var historyErrors: MongoCollection { mongo.collection("history_errors") }
+
+    /// Writes the entries one by one; an entry MongoDB refuses is recorded in `history_errors`
+    /// instead. Returns how many were refused; throws (for the caller to retry) on any other error.
+    func writeIsolatingRefusals(_ entries: [HistoryEvent]) async throws -> Int {
+        var refused = 0
+        for entry in entries {
+            do {
+                try await writeToMongo([entry])
+            } catch let error as HistoryError where error.isRefusal {
+                try await recordRefusal(entry, error: error)
+                refused += 1
+            }
+        }
+        return refused
+    }
+
+    /// Keeps an event MongoDB refused in `history_errors`: `_id` = the stream id, `job`, `event`, `ts`
+    /// (the event's time), `at` (when it was refused), `error` (MongoDB's or libmongoc's message) and
+    /// `raw`, the stream entry's fields as a JSON object of strings (always storable: plain strings).
+    func recordRefusal(_ entry: HistoryEvent, error: HistoryError) async throws {
+        logger.error(
+            "MongoDB refuses a history event; it is kept in history_errors and the stream moves on",
+            metadata: ["id": .string(entry.id), "job": .string(entry.job ?? ""), "error": .string("\(error)")])
+        let document: Document = [
+            "_id": .string(entry.id), "job": entry.job.map { .string($0) } ?? .null, "event": .string(entry.name),
+            "ts": .date(milliseconds: entry.milliseconds), "at": .date(Date()), "error": .string("\(error)"),
+            "raw": .string(JSONText.string(entry.fields)),
+        ]
+        try await historyErrors.bulkWrite([.insertOne(document)])
     }
 
     /// The MongoDB part of a batch, without acknowledging anything: one unordered bulk write per

@@ -42,8 +42,8 @@ public struct JobBody: Encodable, Sendable {
         attempts = job.attempts
         maxAttempts = job.maxAttempts
         crashes = job.crashes
-        payload = RawJSON(job.payload)
-        result = job.result.map(RawJSON.init)
+        payload = RawJSON(lenient: job.payload)
+        result = job.result.map { RawJSON(lenient: $0) }
         lastError = job.lastError
         backoff = BackoffBody(job.retryPolicy)
         timeoutMs = job.timeoutMilliseconds
@@ -81,7 +81,7 @@ public enum JobDetailBody: Encodable, Sendable {
     case live(JobBody, timeline: [RawJSON]?)
     case history(RawJSON)
 
-    /// A history document (`Document.plainJSONObject`) with its `_id` as `id`, `source: history`.
+    /// A history document (`Document.historyJSONObject`) with its `_id` as `id`, `source: history`.
     public static func history(document: [String: Any], id: String, timeline: [[String: Any]]?) -> JobDetailBody {
         var object = document
         object["id"] = object.removeValue(forKey: "_id") ?? id
@@ -122,7 +122,7 @@ extension JobPageBody where Item == RawJSON {
     public init(page: JobPage) {
         self.init(
             jobs: page.jobs.map { document in
-                var object = document.plainJSONObject
+                var object = document.historyJSONObject
                 object["id"] = object.removeValue(forKey: "_id") ?? NSNull()
                 return RawJSON(object: object)
             }, nextCursor: page.nextCursor)
@@ -281,7 +281,7 @@ public struct ScheduleBody: Encodable, Sendable {
         noOverlap = schedule.noOverlap
         paused = info.paused
         type = schedule.job.type
-        payload = RawJSON(schedule.job.payload)
+        payload = RawJSON(lenient: schedule.job.payload)
         queue = schedule.job.queue
         priority = schedule.job.priority
         maxAttempts = schedule.job.maxAttempts

@@ -34,21 +34,20 @@ public struct JSONBodyEncoder: Sendable {
     }
 }
 
-/// JSON text kept as it is: a job's payload or result, or a history document already in plain JSON.
-/// Invalid text (never stored by Conveyor, but Redis can be written by anyone) is written as a JSON string.
-public struct RawJSON: Encodable, Sendable, Equatable {
-    public let text: String
-
-    public init(_ text: String) {
-        if (try? JSONText.validate(text)) != nil {
-            self.text = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            self.text = JSONTree.quoted(text)
-        }
+extension RawJSON: Encodable {
+    /// JSON text kept as it is (surrounding white space dropped); text that is not JSON (never stored
+    /// by Conveyor, but Redis can be written by anyone) becomes a JSON string.
+    public init(lenient text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // swift-format-ignore: NeverForceUnwrap
+        self = RawJSON(trimmed) ?? RawJSON(JSONTree.quoted(text))!
     }
 
-    /// Foundation objects (as from `Document.plainJSONObject`), serialised once.
-    public init(object: Any) { self.text = JSONText.string(object) }
+    /// Foundation objects (as from `Document.historyJSONObject`), serialised once by `JSONText.string`.
+    public init(object: Any) {
+        // swift-format-ignore: NeverForceUnwrap
+        self = RawJSON(JSONText.string(object))!
+    }
 
     /// `JSONBodyEncoder` writes the text as it is; any other encoder gets it as a JSON string.
     public func encode(to encoder: any Encoder) throws {

@@ -67,9 +67,12 @@ final class Cluster: Sendable {
     }
 
     /// Runs `conveyor ARGUMENTS` to completion.
-    func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 30) async throws -> CLIResult {
+    func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, timeout: Double = 30) async throws
+        -> CLIResult
+    {
         let result = try await ConveyorProcess.run(
-            arguments, redisURL: url, namespace: namespace, environment: self.environment.merging(environment) { $1 }, timeout: timeout)
+            arguments, redisURL: url, namespace: namespace, environment: self.environment.merging(environment) { $1 }, stdin: stdin,
+            timeout: timeout)
         return CLIResult(status: result.status, output: result.output, error: result.error)
     }
 

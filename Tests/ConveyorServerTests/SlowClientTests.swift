@@ -1,0 +1,148 @@
+import Conveyor
+import ConveyorServer
+import ConveyorTestSupport
+import Foundation
+import Testing
+
+/// A plain TCP client on a blocking socket with a receive timeout: what slow and half-open HTTP
+/// clients look like from the server's side.
+final class RawSocket: @unchecked Sendable {  // used by one thread at a time
+    private(set) var descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw ConveyorError(.invalidArgument, "connect failed: errno \(errno)")
+        }
+    }
+
+    deinit { shut() }
+
+    /// Closes the socket once (the server runs in this process: a descriptor closed twice could be one
+    /// of its own by then).
+    func shut() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
+    func send(_ text: String) {
+        _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// What the server sends within `seconds`: nil when nothing came (still open), "" when it closed
+    /// the connection without a word, else the bytes read (until the first pause).
+    func receive(within seconds: Double) -> String? {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? nil : "" }
+        return String(decoding: buffer.prefix(count), as: UTF8.self)
+    }
+}
+
+/// Runs blocking socket work off the cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+@Suite("API: slow and half-open clients")
+struct SlowClientTests {
+    static let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    @Test func headersThatNeverFinishAreCutAtTheHeaderTimeout() async throws {
+        try await withAPI(configure: {
+            $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(30)
+        }) { servers in
+            let port = servers[0].port
+            try await blocking {
+                let socket = try RawSocket(port: port)
+                let start = ContinuousClock.now
+                socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                // Trickle a header byte now and then: the deadline holds anyway.
+                var answer: String?
+                for _ in 0..<10 {
+                    socket.send("X")
+                    answer = socket.receive(within: 0.4)
+                    if answer != nil { break }
+                }
+                #expect(answer == "", "closed without a response: \(answer ?? "still open")")
+                #expect(ContinuousClock.now - start < .seconds(3))
+            }
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAndKeepAliveOutlivesTheHeaderTimeout() async throws {
+        try await withAPI(configure: {
+            $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(3)
+        }) { servers in
+            let port = servers[0].port
+            try await blocking {
+                // A connection that never sends anything.
+                let silent = try RawSocket(port: port)
+                let start = ContinuousClock.now
+                #expect(silent.receive(within: 1.5) == nil, "still open before the idle timeout")
+                #expect(silent.receive(within: 4) == "", "closed at the idle timeout")
+                #expect(ContinuousClock.now - start < .seconds(6))
+
+                // Keep-alive: a pause longer than the header timeout between requests is fine.
+                let client = try RawSocket(port: port)
+                client.send(Self.request)
+                #expect(client.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
+                _ = client.receive(within: 1.5)
+                client.send(Self.request)
+                #expect(client.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true, "the second request is answered")
+            }
+        }
+    }
+
+    @Test func connectionsPastTheCapWaitAndTheCapIsLogged() async throws {
+        let logs = CapturedLogs()
+        try await withAPI(logger: logs.logger, configure: { $0.maxConnections = 4 }) { servers in
+            let port = servers[0].port
+            try await blocking {
+                let held = try (0..<4).map { _ in try RawSocket(port: port) }
+                for socket in held {
+                    socket.send(Self.request)
+                    #expect(socket.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
+                }
+                let waiting = try RawSocket(port: port)
+                waiting.send(Self.request)
+                #expect(waiting.receive(within: 1) == nil, "no answer past the cap")
+                held[0].shut()
+                #expect(waiting.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true, "answered once a connection closed")
+            }
+        }
+        #expect(logs.messages(.warning).contains { $0.contains("open HTTP connections, the cap") }, "\(logs.records.withLock { $0 })")
+    }
+
+    @Test func clientsThatGoAwayMidRequestAreNotErrors() async throws {
+        let logs = CapturedLogs()
+        try await withAPI(logger: logs.logger) { servers in
+            let port = servers[0].port
+            try await blocking {
+                for _ in 0..<5 {
+                    let socket = try RawSocket(port: port)
+                    socket.send(
+                        "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Keys.admin)\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":"
+                    )
+                    _ = socket.receive(within: 0.2)
+                }
+            }
+            // The server still answers, and the aborted uploads left no error.
+            #expect(try await servers[0].client.get("/healthz").status == 200)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(logs.messages(.error).isEmpty && logs.messages(.critical).isEmpty, "\(logs.records.withLock { $0 })")
+    }
+}
