@@ -21,23 +21,12 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Enqueue this many copies (batched).") var count: Int = 1
 
     func run() async throws {
-        guard let priority = JobPriority(rawValue: priority) else {
-            throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(self.priority)'")
-        }
+        let priority = try parsePriority(priority)
         guard (1...10_000_000).contains(count) else { throw ConveyorError(.invalidArgument, "--count must be from 1 to 10000000") }
         var request = EnqueueRequest(type: type, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts)
         if let delay { request.delayMilliseconds = try duration(delay, flag: "delay") }
-        if let at {
-            guard let date = RFC3339.date(at) else {
-                throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'")
-            }
-            request.runAt = date
-        }
-        if let backoff {
-            do { request.retryPolicy = try RetryPolicy.parse(backoff) } catch {
-                throw ConveyorError(.invalidArgument, "--backoff: \(error.message)")
-            }
-        }
+        if let at { request.runAt = try parseTime(at) }
+        if let backoff { request.retryPolicy = try parseBackoff(backoff) }
         request.timeoutMilliseconds = try duration(timeout, flag: "timeout")
         request.uniqueKey = unique
         try request.validate(maxPayloadBytes: try global.brokerConfiguration().maxPayloadBytes)
@@ -51,6 +40,27 @@ struct EnqueueCommand: AsyncParsableCommand {
             remaining -= chunk
         }
     }
+}
+
+/// Parses `--priority`, shared by `enqueue` and `update`.
+func parsePriority(_ text: String) throws -> JobPriority {
+    guard let priority = JobPriority(rawValue: text) else {
+        throw ConveyorError(.invalidArgument, "--priority must be high, normal or low, got '\(text)'")
+    }
+    return priority
+}
+
+/// Parses `--at`, shared by `enqueue` and `update`.
+func parseTime(_ text: String) throws -> Date {
+    guard let date = RFC3339.date(text) else {
+        throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(text)'")
+    }
+    return date
+}
+
+/// Parses `--backoff`, shared by `enqueue` and `update`.
+func parseBackoff(_ text: String) throws -> RetryPolicy {
+    do { return try RetryPolicy.parse(text) } catch { throw ConveyorError(.invalidArgument, "--backoff: \(error.message)") }
 }
 
 /// `conveyor job ID`: the job as JSON.

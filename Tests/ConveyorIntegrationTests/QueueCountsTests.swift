@@ -18,7 +18,7 @@ struct MixGenerator: RandomNumberGenerator {
 
 @Suite("Queue counts: per-queue counters kept by the scripts match a full scan")
 struct QueueCountsTests {
-    @Test("after a random mix of every operation, queueCounts() equals a scan of every job", arguments: [1, 2, 3])
+    @Test("after a random mix of every operation (updates too), queueCounts() equals a scan of every job", arguments: [1, 2, 3])
     func randomMix(seed: UInt64) async throws {
         try await withBroker(configure: {
             $0.deadMax = 1; $0.maxCrashes = 2
@@ -41,7 +41,7 @@ struct QueueCountsTests {
                 ids += try await broker.enqueue(batch: requests).map(\.id)
             }
             for step in 1...400 {
-                switch Int.random(in: 0..<16, using: &random) {
+                switch Int.random(in: 0..<17, using: &random) {
                 case 0, 1: try await enqueue(delay: nil)
                 case 2: try await enqueue(delay: Bool.random(using: &random) ? 1 : 3_600_000)
                 case 3, 4:
@@ -78,6 +78,12 @@ struct QueueCountsTests {
                 case 14:
                     let queue = queues.randomElement(using: &random)!
                     if Bool.random(using: &random) { try await broker.pause(queue: queue) } else { try await broker.resume(queue: queue) }
+                case 16:
+                    if let id = ids.randomElement(using: &random) {
+                        let delay = [nil, 0, 1, 3_600_000].randomElement(using: &random)!
+                        let priority = Bool.random(using: &random) ? JobPriority.allCases.randomElement(using: &random) : nil
+                        _ = try await broker.update(id: id, JobUpdate(priority: priority, delayMilliseconds: delay, payload: "[\(step)]"))
+                    }
                 default:
                     if Bool.random(using: &random) {
                         _ = try await broker.runSchedule("tick")
@@ -99,7 +105,7 @@ struct QueueCountsTests {
             let totals = try await broker.stats().totals
             for name in ["retried", "dead", "stalled", "cancelled", "succeeded"] { #expect((totals[name] ?? 0) > 0, "\(name)") }
             let names = Set(try await events(broker).compactMap { $0["event"] })
-            #expect(names.isSuperset(of: ["dropped", "deleted", "queued", "requeued", "paused", "resumed"]), "\(names)")
+            #expect(names.isSuperset(of: ["dropped", "deleted", "queued", "requeued", "paused", "resumed", "updated"]), "\(names)")
             // The counters rebuilt from the sets (as for a namespace that predates them) agree too.
             try await broker.pool.command("DEL", broker.keys.counts)
             #expect(try await broker.queueCounts() == scanned)

@@ -17,12 +17,13 @@ public struct BrokerScripts: Sendable {
     public let fireSchedule: RedisScript
     public let scheduleAdmin: RedisScript
     public let rebuildCounts: RedisScript
+    public let update: RedisScript
 
     /// Every script, for loading at start.
     public var all: [RedisScript] {
         [
             enqueue, claim, complete, fail, promote, requeueStalled, heartbeat, requeue, cancel, retry, deleteDead, pause,
-            fireSchedule, scheduleAdmin, rebuildCounts,
+            fireSchedule, scheduleAdmin, rebuildCounts, update,
         ]
     }
 
@@ -46,6 +47,7 @@ public struct BrokerScripts: Sendable {
         fireSchedule = script("fire-schedule-4")
         scheduleAdmin = script("schedule-admin-4")
         rebuildCounts = script("rebuild-counts-4")
+        update = script("update-3")
     }
 
     /// The names of every embedded script (the broker's, and `rate-limit-1` of ``RateLimiter``).
