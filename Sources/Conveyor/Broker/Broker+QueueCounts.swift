@@ -18,15 +18,23 @@ extension Broker {
     }
 
     /// Builds the per-queue counters from the jobs in one atomic script when they are not built yet
-    /// (or always, with `force`). It reads every delayed, running and dead job once: about a second
-    /// of Redis per million such jobs, during which Redis serves nothing else; the counters are exact
+    /// (or always, with `force`). It reads every delayed, running and dead job once: 2.5-4 s of
+    /// Redis per million such jobs, during which Redis serves nothing else (past Redis's busy-script
+    /// threshold, 5 s by default, other clients get BUSY errors until it ends); the counters are exact
     /// from then on. ``prepare()`` calls it, so on a new namespace it costs nothing.
     /// - Returns: the number of jobs counted, or nil when the counters were built already.
     @discardableResult
     public func rebuildQueueCounts(force: Bool) async throws -> Int? {
-        let reply = try await scripts.rebuildCounts.run(
-            on: pool, keys: [keys.counts, keys.delayed, keys.inflight, keys.dead],
-            arguments: [keys.prefix, force ? "force" : ""])
+        // EVAL with a reply timeout of its own: on a large namespace the script runs for seconds,
+        // longer than the command timeout (it runs once; the source is sent each time).
+        let command: [[UInt8]] = [
+            "EVAL", scripts.rebuildCounts.source, "4", keys.counts, keys.delayed, keys.inflight, keys.dead,
+            keys.prefix, force ? "force" : "",
+        ].map { $0.redisBytes }
+        let reply = try await pool.withConnection { connection in
+            try connection.send(command, timeoutMilliseconds: 600_000)
+        }
+        if case .error(let message) = reply { throw ConveyorError(.redis, "rebuild-counts: \(message)") }
         guard let counted = reply.int else { throw ConveyorError(.redis, "rebuild-counts: unexpected reply \(reply)") }
         return counted < 0 ? nil : counted
     }
