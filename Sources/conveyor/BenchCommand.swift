@@ -78,7 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
         )
         if countsJobs > 0 {
             for (name, value) in try await countsFigures(broker) {
-                print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(format(value))")
+                print("  \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(value))")
             }
         }
         try await deleteNamespace(broker)

@@ -115,6 +115,28 @@ struct QueueCountsTests {
         }
     }
 
+    @Test("a rebuild that meets another script past Redis's busy threshold waits for it instead of failing")
+    func rebuildWaitsOutBusy() async throws {
+        let redis = try TestRedis()
+        defer { redis.stop() }
+        try await withBroker(redis: redis) { broker in
+            _ = try await broker.enqueue(batch: (0..<3).map { _ in EnqueueRequest(type: "echo", delayMilliseconds: 3_600_000) })
+            try await broker.pool.command("CONFIG", "SET", "lua-time-limit", 100)
+            try await broker.pool.command("DEL", broker.keys.counts)
+            // A script that keeps Redis busy for 1 s (as another process's long rebuild would).
+            let busy = Task {
+                try await broker.pool.command(
+                    "EVAL",
+                    "local function us() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end "
+                        + "local s = us() while us() - s < 1000000 do end return 1", 0)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await broker.rebuildQueueCounts(force: false) == 3)
+            _ = try await busy.value
+            #expect(try await broker.queueCounts() == ["default": QueueCounts(delayed: 3)])
+        }
+    }
+
     @Test("a namespace without counters has them built once from its jobs at the first read")
     func buildsOnce() async throws {
         try await withBroker { broker in

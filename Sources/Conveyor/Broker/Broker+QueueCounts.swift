@@ -31,8 +31,14 @@ extension Broker {
             "EVAL", scripts.rebuildCounts.source, "4", keys.counts, keys.delayed, keys.inflight, keys.dead,
             keys.prefix, force ? "force" : "",
         ].map { $0.redisBytes }
-        let reply = try await pool.withConnection { connection in
-            try connection.send(command, timeoutMilliseconds: 600_000)
+        var reply = RedisValue.null
+        for attempt in 0..<1_200 {
+            reply = try await pool.withConnection { connection in
+                try connection.send(command, timeoutMilliseconds: 600_000)
+            }
+            // Another process's rebuild past Redis's busy threshold: wait for it, then find it done.
+            guard case .error(let message) = reply, message.hasPrefix("BUSY"), attempt < 1_199 else { break }
+            try await Task.sleep(for: .milliseconds(500))
         }
         if case .error(let message) = reply { throw ConveyorError(.redis, "rebuild-counts: \(message)") }
         guard let counted = reply.int else { throw ConveyorError(.redis, "rebuild-counts: unexpected reply \(reply)") }
