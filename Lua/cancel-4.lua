@@ -19,6 +19,8 @@ elseif state == 'scheduled' or state == 'retrying' then
 end
 redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now, 'updated_at', now)
 release_unique(prefix, id, job[4])
+move_count(job[2], state, 'cancelled')
+flush_counts(prefix)
 redis.call('HINCRBY', KEYS[2], 'cancelled', 1)
 emit(KEYS[3], maxlen, id, 'cancelled', now, 'from', state)
 if state ~= 'running' then expire_finished(key, keep) else redis.call('PEXPIRE', key, math.max(tonumber(keep), 600000)) end

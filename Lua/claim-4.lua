@@ -34,6 +34,7 @@ for _, priority in ipairs(priorities) do
           redis.call('HSET', key, 'state', 'running', 'claims', claims, 'token', token, 'worker', worker,
             'attempts', attempts, 'started_at', now, 'updated_at', now)
           redis.call('ZADD', KEYS[1], now + lease, id)
+          move_count(queue, 'queued', 'running')
           local waited = now - (tonumber(job[8]) or now)
           emit(KEYS[3], maxlen, id, 'started', now, 'attempt', attempts, 'worker', worker, 'queued_ms', waited)
           observe_metric('wait', queue, job[3], waited)
@@ -57,4 +58,5 @@ if claimed >= max then
   end
 end
 flush_metrics(prefix)
+flush_counts(prefix)
 return out

@@ -22,6 +22,7 @@ for i = 4, #ARGV, 3 do
     if job[1] == 'running' then
       redis.call('HSET', key, 'state', 'succeeded', 'result', result, 'finished_at', now, 'updated_at', now)
       release_unique(prefix, id, job[4])
+      move_count(job[6], 'running', 'succeeded')
       local duration = now - (tonumber(job[3]) or now)
       emit(KEYS[3], maxlen, id, 'succeeded', now, 'attempt', job[5] or '0', 'result', result, 'duration_ms', duration)
       count_metric('succeeded', job[6], job[7], 1)
@@ -43,4 +44,5 @@ for i = 4, #ARGV, 3 do
 end
 if succeeded > 0 then redis.call('HINCRBY', KEYS[2], 'succeeded', succeeded) end
 flush_metrics(prefix)
+flush_counts(prefix)
 return out

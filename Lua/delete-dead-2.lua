@@ -9,9 +9,12 @@ local deleted = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
   if redis.call('ZREM', KEYS[1], id) == 1 then
+    local job = redis.call('HMGET', prefix .. 'job:' .. id, 'state', 'queue')
+    move_count(job[2], job[1], nil)
     redis.call('DEL', prefix .. 'job:' .. id)
     emit(KEYS[2], maxlen, id, 'deleted', now)
     deleted = deleted + 1
   end
 end
+flush_counts(prefix)
 return deleted

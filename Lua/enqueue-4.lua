@@ -40,6 +40,7 @@ for i = 0, count - 1 do
         'timeout_ms', timeout, 'run_at', due, 'created_at', now)
       if earliest == nil or due < earliest then earliest = due end
       redis.call('ZADD', KEYS[1], due, id)
+      move_count(queue, nil, 'scheduled')
       emit_untrimmed(KEYS[3], id, 'enqueued', now, 'state', 'scheduled', 'type', jtype, 'queue', queue,
         'priority', priority, 'payload', payload, 'max_attempts', max_attempts, 'run_at', due)
       results[#results + 1] = 'scheduled'
@@ -70,6 +71,7 @@ if earliest then
   if tonumber(first[2]) >= earliest and redis.call('LLEN', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[4], '1') end
 end
 flush_metrics(prefix)
+flush_counts(prefix)
 if enqueued > 0 then
   redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued)
   trim_events(KEYS[3], maxlen)

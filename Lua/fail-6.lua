@@ -31,6 +31,7 @@ for i = 4, #ARGV, 4 do
         redis.call('HSET', key, 'state', 'retrying', 'last_error', err, 'run_at', due, 'updated_at', now)
         wake_promoter(KEYS[4], KEYS[6], due)
         redis.call('ZADD', KEYS[4], due, id)
+        move_count(job[8], 'running', 'retrying')
         emit(KEYS[3], maxlen, id, 'retrying', now, 'attempt', attempts, 'error', err, 'run_at', due,
           'duration_ms', duration)
         retried = retried + 1
@@ -38,6 +39,7 @@ for i = 4, #ARGV, 4 do
       else
         redis.call('HSET', key, 'state', 'dead', 'last_error', err, 'finished_at', now, 'updated_at', now)
         redis.call('ZADD', KEYS[5], now, id)
+        move_count(job[8], 'running', 'dead')
         release_unique(prefix, id, job[7])
         emit(KEYS[3], maxlen, id, 'dead', now, 'attempt', attempts, 'error', err, 'duration_ms', duration)
         cap_dead(prefix, KEYS[5], KEYS[3], maxlen, dead_max, now)
@@ -61,4 +63,5 @@ if failed > 0 then redis.call('HINCRBY', KEYS[2], 'failed', failed) end
 if retried > 0 then redis.call('HINCRBY', KEYS[2], 'retried', retried) end
 if died > 0 then redis.call('HINCRBY', KEYS[2], 'dead', died) end
 flush_metrics(prefix)
+flush_counts(prefix)
 return out

@@ -16,11 +16,13 @@ for _, id in ipairs(due) do
   if job[1] == 'scheduled' or job[1] == 'retrying' then
     redis.call('HSET', key, 'state', 'queued', 'enqueued_at', now, 'updated_at', now)
     redis.call('LPUSH', list_key(prefix, job[2], job[3]), id)
+    move_count(job[2], job[1], 'queued')
     wake(prefix, job[2])
     emit(KEYS[2], maxlen, id, 'queued', now, 'from', job[1])
     promoted = promoted + 1
   end
 end
+flush_counts(prefix)
 if #due >= batch then return {promoted, 0} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] == nil then return {promoted, -1} end

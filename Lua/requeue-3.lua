@@ -20,12 +20,14 @@ for i = 4, #ARGV, 2 do
       redis.call('HSET', key, 'state', 'queued', 'attempts', math.max(0, (tonumber(job[4]) or 1) - 1),
         'enqueued_at', now, 'updated_at', now)
       redis.call('RPUSH', list_key(prefix, job[2], job[3]), id)
+      move_count(job[2], 'running', 'queued')
       wake(prefix, job[2])
       emit(KEYS[2], maxlen, id, 'requeued', now, 'reason', 'worker shutdown')
       given = given + 1
     end
   end
 end
+flush_counts(prefix)
 if worker ~= '' then
   redis.call('ZREM', KEYS[3], worker)
   redis.call('DEL', prefix .. 'worker:' .. worker, prefix .. 'wake:worker:' .. worker)

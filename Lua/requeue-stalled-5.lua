@@ -27,6 +27,7 @@ for _, id in ipairs(expired) do
       redis.call('HSET', key, 'state', 'dead', 'crashes', crashes, 'attempts', attempts,
         'last_error', reason, 'finished_at', now, 'updated_at', now)
       redis.call('ZADD', KEYS[4], now, id)
+      move_count(job[2], 'running', 'dead')
       release_unique(prefix, id, job[7])
       redis.call('HINCRBY', KEYS[2], 'dead', 1)
       emit(KEYS[3], maxlen, id, 'dead', now, 'error', reason, 'crashes', crashes, 'worker', job[6] or '')
@@ -37,6 +38,7 @@ for _, id in ipairs(expired) do
       redis.call('HSET', key, 'state', 'queued', 'crashes', crashes, 'attempts', attempts,
         'enqueued_at', now, 'updated_at', now)
       redis.call('RPUSH', list_key(prefix, job[2], job[3]), id)
+      move_count(job[2], 'running', 'queued')
       wake(prefix, job[2])
       redis.call('HINCRBY', KEYS[2], 'stalled', 1)
       emit(KEYS[3], maxlen, id, 'stalled', now, 'crashes', crashes, 'worker', job[6] or '')
@@ -45,6 +47,7 @@ for _, id in ipairs(expired) do
   end
 end
 flush_metrics(prefix)
+flush_counts(prefix)
 if #expired >= batch then return {requeued, quarantined, 0} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] == nil then return {requeued, quarantined, -1} end

@@ -33,6 +33,7 @@ for i = 3, #ARGV do
     redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'crashes', 0, 'enqueued_at', now, 'updated_at', now)
     redis.call('HDEL', key, 'finished_at', 'result')
     redis.call('LPUSH', list_key(prefix, job[2], job[3]), id)
+    move_count(job[2], job[1], 'queued')
     wake(prefix, job[2])
     redis.call('HINCRBY', KEYS[2], 'enqueued', 1)
     emit(KEYS[3], maxlen, id, 'queued', now, 'from', job[1])
@@ -41,4 +42,5 @@ for i = 3, #ARGV do
     out[#out + 1] = job[1]
   end
 end
+flush_counts(prefix)
 return out

@@ -50,12 +50,37 @@ local function expire_finished(key, keep)
   if keep <= 0 then redis.call('DEL', key) else redis.call('PEXPIRE', key, keep) end
 end
 
+-- Per-queue counts of the jobs outside the lists, in the hash `{ns}:counts` that Broker.queueCounts
+-- reads in one HGETALL: fields "delayed:<queue>" (state scheduled or retrying), "running:<queue>"
+-- (state running) and "dead:<queue>" (state dead); queue names never contain ':'. The field "ready"
+-- says the counters were (re)built from a scan once (Lua/rebuild-counts-4.lua); from then on every
+-- script that changes a job's state moves its count with move_count and writes the sums once, with
+-- flush_counts, before it returns: one HINCRBY per field touched per call, none for queued jobs.
+local COUNTED = {scheduled = 'delayed', retrying = 'delayed', running = 'running', dead = 'dead'}
+local count_increments = {}
+local function move_count(queue, from, to)
+  if not queue then return end
+  local a, b = COUNTED[from or ''], COUNTED[to or '']
+  if a == b then return end
+  if a then count_increments[a .. ':' .. queue] = (count_increments[a .. ':' .. queue] or 0) - 1 end
+  if b then count_increments[b .. ':' .. queue] = (count_increments[b .. ':' .. queue] or 0) + 1 end
+end
+local function flush_counts(prefix)
+  local key = prefix .. 'counts'
+  for field, n in pairs(count_increments) do
+    if n ~= 0 then redis.call('HINCRBY', key, field, n) end
+  end
+  count_increments = {}
+end
+
 -- Keeps at most `max` dead jobs; the oldest go first, each with a `dropped` event.
 local function cap_dead(prefix, dead, events, maxlen, max, now)
   local excess = redis.call('ZCARD', dead) - tonumber(max)
   if excess > 0 then
     local dropped = redis.call('ZPOPMIN', dead, excess)
     for i = 1, #dropped, 2 do
+      local job = redis.call('HMGET', prefix .. 'job:' .. dropped[i], 'state', 'queue')
+      move_count(job[2], job[1], nil)
       redis.call('DEL', prefix .. 'job:' .. dropped[i])
       emit(events, maxlen, dropped[i], 'dropped', now, 'reason', 'dead-letter queue over its cap of ' .. max)
     end

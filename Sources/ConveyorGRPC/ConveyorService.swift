@@ -117,7 +117,23 @@ public struct ConveyorService: Conveyor_V1_Conveyor.SimpleServiceProtocol {
     }
 
     public func updateJob(request: Conveyor_V1_UpdateJobRequest, context: ServerContext) async throws -> Conveyor_V1_JobStateChange {
-        throw RPCError(code: .unimplemented, message: "UpdateJob lands with PATCH /v1/jobs/{id}")
+        let id = try Self.jobID(request.id)
+        var changes = JobUpdate()
+        changes.priority = try request.priority.model(field: "priority")
+        if request.hasDelayMs && request.hasRunTime { throw RPCError.invalid("run_time", "send either 'delay_ms' or 'run_time', not both") }
+        if request.hasDelayMs { changes.delayMilliseconds = Int(clamping: request.delayMs) }
+        if request.hasRunTime { changes.runAt = max(request.runTime.date, Date(timeIntervalSince1970: 0)) }
+        if request.hasPayloadJson { changes.payload = request.payloadJson }
+        if request.hasMaxAttempts { changes.maxAttempts = Int(request.maxAttempts) }
+        if request.hasBackoff { changes.retryPolicy = try request.backoff.model(field: "backoff") }
+        if request.hasTimeoutMs { changes.timeoutMilliseconds = Int(clamping: request.timeoutMs) }
+        guard !changes.isEmpty else {
+            throw RPCError.invalid("", "set at least one of priority, delay_ms, run_time, payload_json, max_attempts, backoff, timeout_ms")
+        }
+        do { try changes.validate(maxPayloadBytes: maxPayloadBytes) } catch {
+            throw RPCError.invalid(ProtoMapping.field(of: error.message), error.message)
+        }
+        return .init(try await run("UpdateJob") { try await api.updateJob(id, changes) })
     }
 
     public func cancelJob(request: Conveyor_V1_CancelJobRequest, context: ServerContext) async throws -> Conveyor_V1_JobStateChange {

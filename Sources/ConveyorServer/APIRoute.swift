@@ -46,6 +46,7 @@ extension ConveyorAPI {
         APIRoute(.get, "/v1/jobs", .read) { api, request, _ in try await api.listJobs(request) },
         APIRoute(.post, "/v1/jobs/batch", .submit) { api, request, _ in try await api.enqueueBatch(request) },
         APIRoute(.get, "/v1/jobs/{id}", .read) { api, request, context in try await api.showJob(request, context) },
+        APIRoute(.patch, "/v1/jobs/{id}", .admin) { api, request, context in try await api.patchJob(request, context) },
         APIRoute(.post, "/v1/jobs/{id}/cancel", .admin) { api, _, context in
             try JSONResponse.make(try await api.cancelJob(try jobID(context)))
         },

@@ -79,3 +79,23 @@ extension ConveyorAPI {
         return ScheduleRunBody(name: name, id: id)
     }
 }
+
+extension ConveyorAPI {
+    /// Changes a scheduled, queued or retrying job (`Broker.update`): its state afterwards and the
+    /// fields that changed; 409 naming its state when it is running or finished (nothing changed),
+    /// 404 when Redis has no such job, 400 for changes the enqueue rules refuse.
+    public func updateJob(_ id: String, _ changes: JobUpdate) async throws -> JobStateBody {
+        do { try changes.validate(maxPayloadBytes: broker.configuration.maxPayloadBytes) } catch {
+            throw APIProblem.invalid(JSONInput.field(of: error.message), error.message)
+        }
+        switch try await broker.update(id: id, changes) {
+        case .updated(let state, let previous, let changed):
+            return JobStateBody(id: id, state: state, previousState: previous, changed: changed)
+        case .refused(let state):
+            throw APIProblem(
+                .conflict, "job '\(id)' is \(state.rawValue); only scheduled, queued or retrying jobs can be changed", field: "id")
+        case .notFound:
+            throw APIProblem(.notFound, "no job '\(id)' in Redis (finished jobs leave Redis after a while)", field: "id")
+        }
+    }
+}

@@ -111,6 +111,36 @@ extension ConveyorAPI {
         return try JSONResponse.make(try await listJobs(filter: filter, limit: limit, cursor: query["cursor"]))
     }
 
+    /// `PATCH /v1/jobs/{id}`: any of priority, run_at or delay_ms, payload, max_attempts, backoff,
+    /// timeout_ms, read with the same rules as an enqueue.
+    func patchJob(_ request: Request, _ context: ConveyorRequestContext) async throws -> Response {
+        let id = try Self.jobID(context)
+        let maxPayload = broker.configuration.maxPayloadBytes
+        let input = try JSONInput(body: try await Self.body(request, limit: maxPayload + 65_536))
+        try input.allowOnly(["priority", "run_at", "delay_ms", "payload", "max_attempts", "backoff", "timeout_ms"])
+        var changes = JobUpdate()
+        changes.priority = try input.enumeration("priority", JobPriority.self, choices: JobPriority.allCases.map(\.rawValue))
+        if input.value("delay_ms") != nil && input.value("run_at") != nil {
+            throw APIProblem.invalid("run_at", "send either 'delay_ms' or 'run_at', not both")
+        }
+        changes.delayMilliseconds = try input.int("delay_ms", in: 0...315_360_000_000)
+        changes.runAt = try input.date("run_at")
+        if let payload = input.jsonText("payload") {
+            guard payload.utf8.count <= maxPayload else {
+                throw APIProblem(
+                    .contentTooLarge, "'payload' is \(payload.utf8.count) bytes, over the limit of \(maxPayload)", field: "payload")
+            }
+            changes.payload = payload
+        }
+        changes.maxAttempts = try input.int("max_attempts", in: 1...10_000)
+        if let backoff = try input.object("backoff") { changes.retryPolicy = try backoff.retryPolicy() }
+        changes.timeoutMilliseconds = try input.int("timeout_ms", in: 0...315_360_000_000)
+        guard !changes.isEmpty else {
+            throw APIProblem.invalid(nil, "send at least one of priority, run_at, delay_ms, payload, max_attempts, backoff, timeout_ms")
+        }
+        return try JSONResponse.make(try await updateJob(id, changes))
+    }
+
     /// Cancels an unfinished job; 409 when it finished, 404 when Redis has no such job.
     public func cancelJob(_ id: String) async throws -> JobStateBody {
         let (outcome, previous) = try await broker.cancel(id)

@@ -21,6 +21,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Enqueues per second in the latency phase.") var rate: Int = 1_000
     @Option(name: .customLong("latency-seconds"), help: "Length of the latency phase.") var latencySeconds: Int = 5
     @Option(name: .customLong("delayed-jobs"), help: "Delayed jobs in the lateness phase.") var delayedJobs: Int = 1_000
+    @Option(
+        name: .customLong("counts-jobs"),
+        help: "Delayed jobs waiting while the queue counts read (GET /v1/queues) is timed, once after the runs (0: skip).")
+    var countsJobs: Int = 1_000_000
+    @Flag(name: .customLong("counts-only"), help: "Time only the queue counts read with --counts-jobs delayed jobs.")
+    var countsOnly = false
     @Flag(help: "Measure the history writer instead (CONVEYOR_MONGO_URL): catch-up rate, and processing with and without it.")
     var history = false
     @Option(name: .customLong("history-events"), help: "Events in the stream the writer catches up on (--history).")
@@ -38,6 +44,13 @@ struct BenchCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         try await broker.prepare()
         print("conveyor bench: Redis \(redis.redactedDescription), namespace \(configuration.namespace), \(runs) run(s)")
+        if countsOnly {
+            for (name, value) in try await countsFigures(broker) {
+                print("  \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(value))")
+            }
+            try await deleteNamespace(broker)
+            return
+        }
         let memoryBefore = try await usedMemory(broker)
         var figures: [String: [Double]] = [:]
         for run in 1...max(1, runs) {
@@ -63,6 +76,11 @@ struct BenchCommand: AsyncParsableCommand {
         print(
             "  redis used_memory after \(total) jobs \(memoryAfter / 1024) KiB (event stream: \(streamLength) entries, capped at ~\(configuration.eventsMaxLength))"
         )
+        if countsJobs > 0 {
+            for (name, value) in try await countsFigures(broker) {
+                print("  \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(value))")
+            }
+        }
         try await deleteNamespace(broker)
         print("  redis used_memory after cleanup     \(try await usedMemory(broker) / 1024) KiB")
     }

@@ -35,25 +35,9 @@ struct EnqueueCommand: AsyncParsableCommand {
         guard (1...10_000_000).contains(count) else { throw ConveyorError(.invalidArgument, "--count must be from 1 to 10000000") }
         var request = EnqueueRequest(
             type: type, payload: try readPayload(payload), queue: queue, priority: priority, maxAttempts: maxAttempts)
-        if let delay {
-            if delay.hasPrefix("-") {
-                throw ConveyorError(
-                    .invalidArgument,
-                    "--delay must not be negative, got '\(delay)'; to run at a given time use --at (a time in the past means now)")
-            }
-            request.delayMilliseconds = try duration(delay, flag: "delay")
-        }
-        if let at {
-            guard let date = RFC3339.date(at) else {
-                throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(at)'")
-            }
-            request.runAt = date
-        }
-        if let backoff {
-            do { request.retryPolicy = try RetryPolicy.parse(backoff) } catch {
-                throw ConveyorError(.invalidArgument, "--backoff: \(error.message)")
-            }
-        }
+        if let delay { request.delayMilliseconds = try parseDelay(delay) }
+        if let at { request.runAt = try parseTime(at) }
+        if let backoff { request.retryPolicy = try parseBackoff(backoff) }
         request.timeoutMilliseconds = try duration(timeout, flag: "timeout")
         request.uniqueKey = unique
         try request.validate(maxPayloadBytes: try global.brokerConfiguration().maxPayloadBytes)
@@ -103,6 +87,28 @@ func readPayload(_ value: String) throws -> String {
         throw ConveyorError(.invalidArgument, "--payload \(value): not UTF-8 text")
     }
     return text.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Parses `--delay`, shared by `enqueue` and `update`: a duration, never negative.
+func parseDelay(_ text: String) throws -> Int {
+    if text.hasPrefix("-") {
+        throw ConveyorError(
+            .invalidArgument, "--delay must not be negative, got '\(text)'; to run at a given time use --at (a time in the past means now)")
+    }
+    return try duration(text, flag: "delay")
+}
+
+/// Parses `--at`, shared by `enqueue` and `update`.
+func parseTime(_ text: String) throws -> Date {
+    guard let date = RFC3339.date(text) else {
+        throw ConveyorError(.invalidArgument, "--at must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(text)'")
+    }
+    return date
+}
+
+/// Parses `--backoff`, shared by `enqueue` and `update`.
+func parseBackoff(_ text: String) throws -> RetryPolicy {
+    do { return try RetryPolicy.parse(text) } catch { throw ConveyorError(.invalidArgument, "--backoff: \(error.message)") }
 }
 
 /// `conveyor job ID`: the job as `GET /v1/jobs/{id}` shows it.

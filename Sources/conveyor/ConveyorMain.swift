@@ -70,7 +70,7 @@ struct ConveyorCommand: AsyncParsableCommand {
         version: ConveyorVersion.current,
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
-            StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self,
+            StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self, UpdateCommand.self,
             WorkersCommand.self, BenchCommand.self, ScheduleCommand.self, HistoryCommand.self, JobsCommand.self, ServeCommand.self,
         ])
 }

@@ -71,13 +71,14 @@ struct SlowClientTests {
                 socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
                 // Trickle a header byte now and then: the deadline holds anyway.
                 var answer: String?
-                for _ in 0..<10 {
+                for _ in 0..<25 {
                     socket.send("X")
                     answer = socket.receive(within: 0.4)
                     if answer != nil { break }
                 }
                 #expect(answer == "", "closed without a response: \(answer ?? "still open")")
-                #expect(ContinuousClock.now - start < .seconds(3))
+                // The deadline is 1 s; the bound leaves room for a loaded machine, far below the 30 s idle timeout.
+                #expect(ContinuousClock.now - start < .seconds(6))
             }
         }
     }
@@ -92,8 +93,8 @@ struct SlowClientTests {
                 let silent = try RawSocket(port: port)
                 let start = ContinuousClock.now
                 #expect(silent.receive(within: 1.5) == nil, "still open before the idle timeout")
-                #expect(silent.receive(within: 4) == "", "closed at the idle timeout")
-                #expect(ContinuousClock.now - start < .seconds(6))
+                #expect(silent.receive(within: 8) == "", "closed at the idle timeout")
+                #expect(ContinuousClock.now - start < .seconds(10))
 
                 // Keep-alive: a pause longer than the header timeout between requests is fine.
                 let client = try RawSocket(port: port)

@@ -258,3 +258,26 @@ def test_health_and_reflection(channel):
     assert [m.name for m in files[0].service[0].method][:2] == ["Enqueue", "EnqueueBatch"]
     assert answers[2].file_descriptor_response.file_descriptor_proto
     assert answers[3].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_update_a_pending_job(stub):
+    job = stub.Enqueue(pb.EnqueueRequest(type="noop", queue=queue_name(), delay_ms=600_000), metadata=auth())
+    changed = stub.UpdateJob(pb.UpdateJobRequest(id=job.id, priority=pb.PRIORITY_HIGH, payload_json='{"n":1.10}', max_attempts=9),
+                             metadata=auth())
+    assert changed.state == pb.JOB_STATE_SCHEDULED and set(changed.changed_fields) == {"priority", "payload", "max_attempts"}
+    now = stub.UpdateJob(pb.UpdateJobRequest(id=job.id, delay_ms=0), metadata=auth())
+    assert now.state == pb.JOB_STATE_QUEUED and now.previous_state == pb.JOB_STATE_SCHEDULED
+    # REST sees the same job.
+    status, text = http("GET", f"/v1/jobs/{job.id}", key=READ)
+    assert status == 200 and '"payload":{"n":1.10}' in text and json.loads(text)["max_attempts"] == 9
+    assert code_of(stub.UpdateJob, pb.UpdateJobRequest(id=job.id), metadata=auth())[0] == grpc.StatusCode.INVALID_ARGUMENT
+    code, metadata = code_of(stub.UpdateJob, pb.UpdateJobRequest(id=job.id, max_attempts=0), metadata=auth())
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and metadata.get("field") == "max_attempts"
+    assert code_of(stub.UpdateJob, pb.UpdateJobRequest(id="no-such-job", max_attempts=2), metadata=auth())[0] == \
+        grpc.StatusCode.NOT_FOUND
+    assert code_of(stub.UpdateJob, pb.UpdateJobRequest(id=job.id, max_attempts=2), metadata=auth(SUBMIT))[0] == \
+        grpc.StatusCode.PERMISSION_DENIED
+    done = stub.Enqueue(pb.EnqueueRequest(type="noop"), metadata=auth())
+    eventually(lambda: stub.GetJob(pb.GetJobRequest(id=done.id), metadata=auth()).job.state == pb.JOB_STATE_SUCCEEDED, what="done")
+    assert code_of(stub.UpdateJob, pb.UpdateJobRequest(id=done.id, max_attempts=2), metadata=auth())[0] == \
+        grpc.StatusCode.FAILED_PRECONDITION

@@ -38,12 +38,15 @@ public final class Broker: Sendable {
         self.logger = logger
     }
 
-    /// Loads every script into Redis (SCRIPT LOAD) so the first calls need no extra round trip.
+    /// Loads every script into Redis (SCRIPT LOAD) so the first calls need no extra round trip, and
+    /// builds the per-queue counters of ``queueCounts()`` if this namespace has none yet (instant on
+    /// a new namespace; one scan of its delayed, running and dead jobs on one that predates them).
     public func prepare() async throws {
         let scripts = self.scripts.all
         try await pool.withConnection { connection in
             for script in scripts { try script.load(on: connection) }
         }
+        try await rebuildQueueCounts(force: false)
     }
 
     /// Closes the connection threads.

@@ -17,6 +17,8 @@ public struct BrokerKeys: Sendable {
     public var dead: String { prefix + "dead" }
     public var events: String { prefix + "events" }
     public var stats: String { prefix + "stats" }
+    /// `{ns}:counts` — delayed, running and dead jobs per queue, kept by the scripts (hash).
+    public var counts: String { prefix + "counts" }
     public var paused: String { prefix + "paused" }
     public var queues: String { prefix + "queues" }
     public var workers: String { prefix + "workers" }

@@ -16,12 +16,14 @@ public struct BrokerScripts: Sendable {
     public let pause: RedisScript
     public let fireSchedule: RedisScript
     public let scheduleAdmin: RedisScript
+    public let rebuildCounts: RedisScript
+    public let update: RedisScript
 
     /// Every script, for loading at start.
     public var all: [RedisScript] {
         [
             enqueue, claim, complete, fail, promote, requeueStalled, heartbeat, requeue, cancel, retry, deleteDead, pause,
-            fireSchedule, scheduleAdmin,
+            fireSchedule, scheduleAdmin, rebuildCounts, update,
         ]
     }
 
@@ -44,6 +46,8 @@ public struct BrokerScripts: Sendable {
         pause = script("pause-2")
         fireSchedule = script("fire-schedule-4")
         scheduleAdmin = script("schedule-admin-4")
+        rebuildCounts = script("rebuild-counts-4")
+        update = script("update-3")
     }
 
     /// The names of every embedded script (the broker's, and `rate-limit-1` of ``RateLimiter``).

@@ -37,7 +37,16 @@ public struct WorkerInfo: Sendable, Equatable, Codable {
 
 /// Jobs of one queue outside its lists: waiting for their time or backoff, running, and dead.
 public struct QueueCounts: Sendable, Equatable {
-    public var delayed = 0
-    public var running = 0
-    public var dead = 0
+    /// Jobs scheduled for later or waiting out a retry backoff.
+    public var delayed: Int
+    /// Jobs in state running.
+    public var running: Int
+    /// Jobs in the dead-letter queue.
+    public var dead: Int
+
+    public init(delayed: Int = 0, running: Int = 0, dead: Int = 0) {
+        self.delayed = delayed
+        self.running = running
+        self.dead = dead
+    }
 }

@@ -55,34 +55,59 @@ public struct EnqueueRequest: Sendable, Equatable {
         guard Names.isValid(queue) else {
             throw ConveyorError(.invalidArgument, "queue '\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
         }
-        guard payload.utf8.count <= maxPayloadBytes else {
-            throw ConveyorError(.invalidArgument, "payload is \(payload.utf8.count) bytes, over the limit of \(maxPayloadBytes)")
-        }
-        try JSONText.validate(payload)
-        guard (1...10_000).contains(maxAttempts) else {
-            throw ConveyorError(.invalidArgument, "max_attempts must be from 1 to 10000, got \(maxAttempts)")
-        }
-        if let delay = delayMilliseconds, !(0...315_360_000_000).contains(delay) {
-            throw ConveyorError(.invalidArgument, "delay must be from 0 to 10 years, got \(delay) ms")
-        }
-        // One rule for every front end (CLI --at, REST run_at, Swift): the past means now.
-        if let runAt, !(runAt.timeIntervalSince1970 <= 253_402_300_799) {
-            throw ConveyorError(.invalidArgument, "run_at must be no later than 9999-12-31T23:59:59Z (a time in the past means now)")
-        }
-        guard (0...315_360_000_000).contains(timeoutMilliseconds) else {
-            throw ConveyorError(.invalidArgument, "timeout must be from 0 (none) to 10 years, got \(timeoutMilliseconds) ms")
-        }
-        let policy = retryPolicy
-        guard policy.baseMilliseconds >= 0, policy.maxMilliseconds >= policy.baseMilliseconds,
-            policy.maxMilliseconds <= 315_360_000_000, (0...1).contains(policy.jitter)
-        else {
-            throw ConveyorError(.invalidArgument, "backoff must have 0 <= base <= max <= 10 years and jitter in 0...1")
-        }
+        try Self.validate(payload: payload, maxPayloadBytes: maxPayloadBytes)
+        try Self.validate(maxAttempts: maxAttempts)
+        if let delay = delayMilliseconds { try Self.validate(delayMilliseconds: delay) }
+        if let runAt { try Self.validate(runAt: runAt) }
+        try Self.validate(timeoutMilliseconds: timeoutMilliseconds)
+        try Self.validate(retryPolicy: retryPolicy)
         if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > 512 {
             throw ConveyorError(.invalidArgument, "unique_key must be 1-512 bytes")
         }
         if let id, !JobID.isValid(id) {
             throw ConveyorError(.invalidArgument, "id must be 1-128 printable characters without spaces, braces or colons")
+        }
+    }
+
+    // The rules of each field, shared by ``validate(maxPayloadBytes:)`` and ``JobUpdate``.
+
+    static func validate(payload: String, maxPayloadBytes: Int) throws(ConveyorError) {
+        guard payload.utf8.count <= maxPayloadBytes else {
+            throw ConveyorError(.invalidArgument, "payload is \(payload.utf8.count) bytes, over the limit of \(maxPayloadBytes)")
+        }
+        try JSONText.validate(payload)
+    }
+
+    static func validate(maxAttempts: Int) throws(ConveyorError) {
+        guard (1...10_000).contains(maxAttempts) else {
+            throw ConveyorError(.invalidArgument, "max_attempts must be from 1 to 10000, got \(maxAttempts)")
+        }
+    }
+
+    static func validate(delayMilliseconds delay: Int) throws(ConveyorError) {
+        guard (0...315_360_000_000).contains(delay) else {
+            throw ConveyorError(.invalidArgument, "delay must be from 0 to 10 years, got \(delay) ms")
+        }
+    }
+
+    /// One rule for every front end (CLI --at, REST run_at, Swift, updates): the past means now.
+    static func validate(runAt: Date) throws(ConveyorError) {
+        guard runAt.timeIntervalSince1970 <= 253_402_300_799 else {
+            throw ConveyorError(.invalidArgument, "run_at must be no later than 9999-12-31T23:59:59Z (a time in the past means now)")
+        }
+    }
+
+    static func validate(timeoutMilliseconds: Int) throws(ConveyorError) {
+        guard (0...315_360_000_000).contains(timeoutMilliseconds) else {
+            throw ConveyorError(.invalidArgument, "timeout must be from 0 (none) to 10 years, got \(timeoutMilliseconds) ms")
+        }
+    }
+
+    static func validate(retryPolicy policy: RetryPolicy) throws(ConveyorError) {
+        guard policy.baseMilliseconds >= 0, policy.maxMilliseconds >= policy.baseMilliseconds,
+            policy.maxMilliseconds <= 315_360_000_000, (0...1).contains(policy.jitter)
+        else {
+            throw ConveyorError(.invalidArgument, "backoff must have 0 <= base <= max <= 10 years and jitter in 0...1")
         }
     }
 }

@@ -46,6 +46,7 @@ public struct HistoryEvent: Sendable, Hashable {
         case "dead": "dead"
         case "cancelled": "cancelled"
         case "queued", "requeued", "stalled": "queued"
+        case "updated": fields["state"]  // only when a new run time moved the job
         case "dropped": "dropped"
         case "deleted": "deleted"
         default: nil
@@ -56,7 +57,7 @@ public struct HistoryEvent: Sendable, Hashable {
     public var isFinal: Bool { ["succeeded", "dead", "cancelled", "dropped", "deleted"].contains(name) }
 
     /// Fields holding integers, stored as numbers.
-    static let integerFields: Set<String> = ["attempt", "duration_ms", "queued_ms", "crashes", "max_attempts"]
+    static let integerFields: Set<String> = ["attempt", "duration_ms", "queued_ms", "crashes", "max_attempts", "timeout_ms"]
     /// Fields holding JSON text, stored as nested BSON when BSON holds them exactly, else as their text
     /// under `<field>_json` (see `element(_:)`).
     static let jsonFields: Set<String> = ["payload", "result"]
@@ -233,6 +234,15 @@ public struct HistoryEvent: Sendable, Hashable {
             if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }
         case "stalled":
             if let crashes = bson("crashes") { maximum.append(("crashes", crashes)) }
+        case "updated":
+            // The new values of the fields it names, over those of `enqueued` (and of earlier updates:
+            // a batch applies its events' facts in stream order). An `enqueued` event written after an
+            // `updated` one of the same job (a crashed writer's batch claimed and written late) puts
+            // the enqueue-time values back; events are otherwise written in stream order.
+            let updatable: Set<String> = ["priority", "run_at", "payload", "max_attempts", "backoff", "timeout_ms"]
+            for key in (fields["changed"] ?? "").split(separator: ",").map(String.init) where updatable.contains(key) {
+                if let value = bson(key) { set.append((key, value)) }
+            }
         default:
             break
         }
