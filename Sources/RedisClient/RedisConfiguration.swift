@@ -17,6 +17,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectTimeoutMilliseconds: Int
     /// How long a (non-blocking) command may wait for its reply.
     public var commandTimeoutMilliseconds: Int
+    /// When set, the master is found through these sentinels and ``endpoint`` is not used.
+    public var sentinel: RedisSentinelConfiguration?
 
     public init(
         endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379),
@@ -24,7 +26,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         password: String? = nil,
         database: Int = 0,
         connectTimeoutMilliseconds: Int = 2_000,
-        commandTimeoutMilliseconds: Int = 5_000
+        commandTimeoutMilliseconds: Int = 5_000,
+        sentinel: RedisSentinelConfiguration? = nil
     ) {
         self.endpoint = endpoint
         self.username = username
@@ -32,6 +35,7 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.database = database
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
         self.commandTimeoutMilliseconds = commandTimeoutMilliseconds
+        self.sentinel = sentinel
     }
 
     /// Parses a `redis://` or `unix://` URL.
@@ -72,6 +76,9 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     /// The endpoint for logs, with no credentials.
     public var redactedDescription: String {
+        if let sentinel {
+            return "sentinel://\(sentinel.sentinels.map(\.description).joined(separator: ","))/\(sentinel.masterName)/\(database)"
+        }
         switch endpoint {
         case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"

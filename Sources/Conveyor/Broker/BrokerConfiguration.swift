@@ -14,6 +14,13 @@ public struct BrokerConfiguration: Sendable, Equatable {
     public var maxCrashes: Int
     /// The largest payload accepted, in bytes (`CONVEYOR_MAX_PAYLOAD`).
     public var maxPayloadBytes: Int
+    /// How many replicas must confirm an enqueue (`WAIT n timeout`) before it is acknowledged to its
+    /// caller; 0, the default, acknowledges once the master has it (`CONVEYOR_REDIS_WAIT`).
+    public var enqueueReplicas: Int
+    /// How long an enqueue waits for ``enqueueReplicas``, in milliseconds, before it fails with
+    /// `RedisError(.timeout)` (`CONVEYOR_REDIS_WAIT_TIMEOUT`, default 1 s). The job is enqueued on
+    /// the master all the same; only its survival of a failover is unconfirmed.
+    public var enqueueReplicaTimeoutMilliseconds: Int
 
     public init(
         namespace: String = "conveyor",
@@ -21,7 +28,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
         keepFinishedMilliseconds: Int = 3_600_000,
         deadMax: Int = 100_000,
         maxCrashes: Int = 3,
-        maxPayloadBytes: Int = 1 << 20
+        maxPayloadBytes: Int = 1 << 20,
+        enqueueReplicas: Int = 0,
+        enqueueReplicaTimeoutMilliseconds: Int = 1_000
     ) {
         self.namespace = namespace
         self.eventsMaxLength = eventsMaxLength
@@ -29,11 +38,14 @@ public struct BrokerConfiguration: Sendable, Equatable {
         self.deadMax = deadMax
         self.maxCrashes = maxCrashes
         self.maxPayloadBytes = maxPayloadBytes
+        self.enqueueReplicas = enqueueReplicas
+        self.enqueueReplicaTimeoutMilliseconds = enqueueReplicaTimeoutMilliseconds
     }
 
     /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
-    /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES` and `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
-    /// `k`/`m` suffix), keeping defaults for the unset ones.
+    /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES`, `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
+    /// `k`/`m` suffix), `CONVEYOR_REDIS_WAIT` (replicas, 0-16) and `CONVEYOR_REDIS_WAIT_TIMEOUT` (a
+    /// duration), keeping defaults for the unset ones.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError)
         -> BrokerConfiguration
     {
@@ -49,6 +61,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
         if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) { configuration.eventsMaxLength = value }
         if let value = try integer("CONVEYOR_DEAD_MAX", 1...100_000_000) { configuration.deadMax = value }
         if let value = try integer("CONVEYOR_MAX_CRASHES", 1...1_000) { configuration.maxCrashes = value }
+        if let value = try integer("CONVEYOR_REDIS_WAIT", 0...16) { configuration.enqueueReplicas = value }
+        if let text = environment["CONVEYOR_REDIS_WAIT_TIMEOUT"], !text.isEmpty {
+            let value = try DurationParser.milliseconds(text)
+            guard value > 0 else { throw ConveyorError(.invalidArgument, "CONVEYOR_REDIS_WAIT_TIMEOUT must be above 0, got '\(text)'") }
+            configuration.enqueueReplicaTimeoutMilliseconds = value
+        }
         if let text = environment["CONVEYOR_KEEP_FINISHED"], !text.isEmpty {
             configuration.keepFinishedMilliseconds = try DurationParser.milliseconds(text)
         }
