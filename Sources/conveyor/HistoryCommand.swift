@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conveyor
 import ConveyorHistory
+import ConveyorServer
 import Foundation
 import Logging
 
@@ -10,6 +11,7 @@ struct HistoryCommand: AsyncParsableCommand {
         commandName: "history",
         abstract: "Write job history to MongoDB (CONVEYOR_MONGO_URL, CONVEYOR_HISTORY_TTL) until SIGTERM/SIGINT.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var health: HealthFlags
 
     func run() async throws {
         let logger = Logger(label: "conveyor.history")
@@ -26,7 +28,8 @@ struct HistoryCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         try await connect(broker, logger: logger)
         let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: logger)
-        try await runServices([writer], logger: logger)
+        let checks = [HealthFlags.redis(broker), HealthServer.Check(name: "mongodb") { try await mongo.ping() }]
+        try await runServices([writer] + health.services(checks, logger: logger), logger: logger)
         await mongo.close()
     }
 }
