@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history openapi clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history openapi dashboard clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -24,6 +24,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/schemathesis.sh
+	scripts/check-deploy.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:
@@ -51,6 +52,10 @@ openapi:
 # POST /v1/jobs throughput and p99 latency at 2,000 requests/s with wrk (RUNS=5, SECONDS_PER_RUN=10).
 bench-api: release
 	scripts/bench-api.sh
+
+# Regenerates deploy/grafana/conveyor.json from scripts/grafana-dashboard.py.
+dashboard:
+	python3 scripts/grafana-dashboard.py
 
 clean:
 	rm -rf .build .run

@@ -49,6 +49,7 @@ extension ConveyorAPI {
         sample("conveyor_history_lag_events", [], lag)
         family("conveyor_history_pending_events", "gauge", "Events the history writers read and have not written yet.")
         sample("conveyor_history_pending_events", [], stream.historyPending)
+        try await appendLivenessMetrics(to: &text)
         return text
     }
 
