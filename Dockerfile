@@ -10,12 +10,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libhiredis-dev libmongoc-dev libbson-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so a source change does not fetch them again.
 COPY Package.swift ./
-RUN swift package resolve
 COPY Sources ./Sources
 COPY Plugins ./Plugins
 COPY Lua ./Lua
+# Package.swift declares the test targets too; SwiftPM refuses a package whose target folders are missing.
+COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product conveyor \
     && install -D "$(swift build -c release --static-swift-stdlib --show-bin-path)/conveyor" /out/conveyor
 
