@@ -2,6 +2,7 @@ import Conveyor
 import ConveyorTestSupport
 import Foundation
 import RedisClient
+import Synchronization
 
 /// A Redis Sentinel setup on loopback for the failover test: one master and `replicas` replicas
 /// (`redis-server`) and three `redis-sentinel` processes with quorum 2, on free ports, with their
@@ -15,6 +16,7 @@ final class SentinelGroup: Sendable {
     let master: ChildProcess
     let replicas: [ChildProcess]
     let sentinels: [ChildProcess]
+    private let restarted = Mutex<ChildProcess?>(nil)
 
     /// Starts everything and waits until the replicas are in sync and every sentinel knows the
     /// replicas and the two other sentinels (a failover needs both).
@@ -72,6 +74,20 @@ final class SentinelGroup: Sendable {
                 + extra)
     }
 
+    /// Starts the killed master's server again, empty, on its port, as its supervisor would: the
+    /// sentinels turn it into a replica of the new master.
+    func restartOldMaster() throws {
+        let process = try Self.server(directory, "master", masterPort, [])
+        restarted.withLock { $0 = process }
+    }
+
+    /// True once the restarted old master replicates from the master the sentinels name.
+    func oldMasterIsReplica() async -> Bool {
+        guard let master = try? await reportedMasterPort() else { return false }
+        let info = (try? await Self.command(port: masterPort, ["INFO", "replication"]))?.string ?? ""
+        return info.contains("master_port:\(master)") && info.contains("master_link_status:up")
+    }
+
     /// `host:port,host:port,host:port` for `CONVEYOR_REDIS_SENTINELS`.
     var sentinelList: String { sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
 
@@ -95,7 +111,10 @@ final class SentinelGroup: Sendable {
     }
 
     func close() {
-        for process in [master] + replicas + sentinels where process.isRunning { process.signal(SIGKILL) }
+        let restarted = self.restarted.withLock { $0 }
+        for process in [master] + replicas + sentinels + (restarted.map { [$0] } ?? []) where process.isRunning {
+            process.signal(SIGKILL)
+        }
     }
 
     /// One command on a fresh connection to 127.0.0.1:`port`, off the cooperative pool.
