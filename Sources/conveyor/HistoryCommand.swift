@@ -28,8 +28,19 @@ struct HistoryCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         try await connect(broker, logger: logger)
         let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: logger)
-        let checks = [HealthFlags.redis(broker), HealthServer.Check(name: "mongodb") { try await mongo.ping() }]
+        var checks = [HealthFlags.redis(broker)]
+        var probeClient: MongoClient?
+        if health.port != 0 {
+            // Probes get a client of their own with a 2 s server selection: a ping while MongoDB is
+            // away must not hold one of the writer's threads for the default 30 s.
+            var configuration = apiMongoConfiguration(global.environment)
+            configuration.threads = 1
+            let client = try MongoClient(configuration: configuration, logger: logger)
+            probeClient = client
+            checks.append(HealthServer.Check(name: "mongodb") { try await client.ping() })
+        }
         try await runServices([writer] + health.services(checks, logger: logger), logger: logger)
+        await probeClient?.close()
         await mongo.close()
     }
 }

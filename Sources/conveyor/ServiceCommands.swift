@@ -35,8 +35,10 @@ struct HealthFlags: ParsableArguments {
     @Option(name: .customLong("health-host"), help: "Address the health server listens on.") var healthHost: String = "0.0.0.0"
 
     /// The health server as a service, or nothing when `--health-port` is 0.
+    /// `--health-port`, else `CONVEYOR_HEALTH_PORT`, else 0 (no health server).
+    var port: Int { healthPort ?? Int(ProcessInfo.processInfo.environment["CONVEYOR_HEALTH_PORT"] ?? "") ?? 0 }
+
     func services(_ checks: [HealthServer.Check], logger: Logger) -> [any Service] {
-        let port = healthPort ?? Int(ProcessInfo.processInfo.environment["CONVEYOR_HEALTH_PORT"] ?? "") ?? 0
         guard port != 0 else { return [] }
         return [HealthServer(host: healthHost, port: port, checks: checks, logger: logger).makeApplication()]
     }

@@ -43,4 +43,19 @@ struct HealthPortTests {
         try await eventually(timeout: 15, "/readyz did not recover with Redis") { await status(base + "/readyz") == 200 }
         #expect(worker.isRunning)
     }
+
+    @Test("history's /readyz names MongoDB while it is unreachable; /healthz stays 200")
+    func historyReadiness() async throws {
+        let cluster = try Cluster(environment: ["CONVEYOR_MONGO_URL": "mongodb://127.0.0.1:\(try freePort())/nothing"])
+        defer { cluster.close() }
+        let port = try freePort()
+        let history = try cluster.start(["history", "--health-port", String(port), "--health-host", "127.0.0.1"])
+        let base = "http://127.0.0.1:\(port)"
+        try await eventually(timeout: 30, "the health server did not answer: \(history.errorOutput.suffix(2_000))") {
+            await status(base + "/healthz") == 200
+        }
+        #expect(await status(base + "/readyz") == 503)
+        let result = try await cluster.run(["health", "--port", String(port)])
+        #expect(result.status == 1 && result.output.contains("mongodb") && result.output.contains("\"redis\":\"ok\""), "\(result)")
+    }
 }
