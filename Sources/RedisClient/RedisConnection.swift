@@ -168,13 +168,12 @@ public final class RedisConnection {
         sentinelEpoch = sentinel.epoch
     }
 
-    /// `-READONLY` (this server was demoted to a replica) or `-LOADING` (it restarts): drop the
-    /// connection so the next command asks the sentinels again, and fail like a lost connection.
+    /// `-READONLY` (this server was demoted to a replica; a script's write reports it inside its own
+    /// error text) or `-LOADING` (it restarts): drop the connection so the next command asks the
+    /// sentinels again, and fail like a lost connection.
     private func checkStillMaster(_ replies: [RedisValue]) throws {
         for case .error(let message) in replies
-        where message.hasPrefix("READONLY") || message.hasPrefix("LOADING") || message.contains("-READONLY ")
-            || message.contains("READONLY You can't write")
-        {
+        where message.hasPrefix("READONLY") || message.hasPrefix("LOADING") || message.contains("READONLY You can't write") {
             disconnect()
             throw RedisError(.connection, "\(configuration.sentinel!.masterName): \(message.prefix(200)) (asking the sentinels again)")
         }

@@ -47,4 +47,30 @@ struct SentinelClientTests {
         let port = try await broker.pool.command("CONFIG", "GET", "port").array?.last?.int
         #expect(port == group.replicaPorts[0])
     }
+
+    @Test(
+        "a master demoted behind the sentinels' back answers -READONLY: the connection drops itself and fails as a connection problem, not a server error"
+    )
+    func readOnlyDropsTheConnection() async throws {
+        let group = try await SentinelGroup(replicas: 1)
+        defer { group.close() }
+        let configuration = group.configuration
+        let (before, after, connected) = try await onThread { () -> (RedisValue, RedisError?, Bool) in
+            let connection = RedisConnection(configuration: configuration)
+            let set = try connection.send([Array("SET".utf8), Array("sentinel-readonly".utf8), Array("1".utf8)])
+            // Demote the master by hand (the sentinels will undo it later; this test only looks at the next write).
+            let direct = RedisConnection(
+                configuration: RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: group.masterPort)))
+            _ = try direct.send(["REPLICAOF", "127.0.0.1", String(group.replicaPorts[0])].map { Array($0.utf8) })
+            do {
+                _ = try connection.send([Array("SET".utf8), Array("sentinel-readonly".utf8), Array("2".utf8)])
+                return (set, nil, connection.isConnected)
+            } catch let error as RedisError {
+                return (set, error, connection.isConnected)
+            }
+        }
+        #expect(before == .status("OK"))
+        #expect(!connected)
+        #expect(after?.code == .connection && after?.message.contains("READONLY") == true, "\(String(describing: after))")
+    }
 }
