@@ -44,7 +44,9 @@ private func submit(_ base: String, queue: String) async throws -> String? {
     return object["id"] as? String
 }
 
-@Suite("Redis Sentinel failover: processes")
+/// Serialized: each test runs its own master, replicas and three sentinels (and some, conveyor
+/// processes under load); one at a time keeps the suite's load on a small machine down.
+@Suite("Redis Sentinel: failover of processes and of the client", .serialized)
 struct FailoverTests {
     /// With one replica (the topology) the new master has no replica of its own after the
     /// failover, so with WAIT 1 no enqueue can be acknowledged until one returns: the killed master is

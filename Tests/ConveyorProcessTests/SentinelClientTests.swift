@@ -4,8 +4,8 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("Redis Sentinel: the client in-process")
-struct SentinelClientTests {
+/// The client in-process, in the failover suite so that no two Sentinel setups run at once.
+extension FailoverTests {
     @Test(
         "a broker configured with sentinels finds the master and follows a SENTINEL FAILOVER (old master demoted, not killed) without errors surfacing past a retry"
     )
