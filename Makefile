@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history proto clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history proto dashboard clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -26,6 +26,7 @@ test: deps
 	$(SWIFT) test --skip-build
 	scripts/schemathesis.sh
 	scripts/grpc-tests.sh
+	scripts/check-deploy.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:
@@ -54,6 +55,9 @@ bench-api: release
 # time, ~10 minutes; CI never runs this: the generated code is committed and checked by a test).
 proto:
 	scripts/proto.sh
+# Regenerates deploy/grafana/conveyor.json from scripts/grafana-dashboard.py.
+dashboard:
+	python3 scripts/grafana-dashboard.py
 
 clean:
 	rm -rf .build .run

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Conveyor needs on Debian 12, idempotently: the C libraries, redis-server, and the
-# tools the tests use (python3-venv for the local MongoDB-protocol server, see install-mongo.sh).
+# tools the tests use (python3-venv for the local MongoDB-protocol server, see install-mongo.sh;
+# redis-sentinel for the failover test; docker-compose to validate docker-compose.yml; prometheus for
+# promtool, which checks deploy/prometheus/alerts.yml).
 # Runs apt-get update once, and only when something is missing.
 set -euo pipefail
-packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 python3-venv curl procps wrk)
+packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 python3-venv curl procps wrk redis-sentinel docker-compose prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -59,6 +59,7 @@ extension ConveyorAPI {
         family("conveyor_history_errors_total", "counter", "Events MongoDB refused, kept in the history_errors collection instead.")
         let refused = try await broker.pool.command("HGET", broker.keys.stats, HistoryWriter.refusedStatsField).string
         sample("conveyor_history_errors_total", [], refused.flatMap { Int($0) } ?? 0)
+        try await appendLivenessMetrics(to: &text)
         return text
     }
 

@@ -19,6 +19,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var commandTimeoutMilliseconds: Int
     /// Runs on every new connection (first connect and each reconnect) before its first command.
     public var onConnect: RedisConnectHook?
+    /// When set, the master is found through these sentinels and ``endpoint`` is not used.
+    public var sentinel: RedisSentinelConfiguration?
 
     public init(
         endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379),
@@ -26,7 +28,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         password: String? = nil,
         database: Int = 0,
         connectTimeoutMilliseconds: Int = 2_000,
-        commandTimeoutMilliseconds: Int = 5_000
+        commandTimeoutMilliseconds: Int = 5_000,
+        sentinel: RedisSentinelConfiguration? = nil
     ) {
         self.endpoint = endpoint
         self.username = username
@@ -34,6 +37,7 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.database = database
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
         self.commandTimeoutMilliseconds = commandTimeoutMilliseconds
+        self.sentinel = sentinel
     }
 
     /// Parses a `redis://` or `unix://` URL.
@@ -74,6 +78,9 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     /// The endpoint for logs, with no credentials.
     public var redactedDescription: String {
+        if let sentinel {
+            return "sentinel://\(sentinel.sentinels.map(\.description).joined(separator: ","))/\(sentinel.masterName)/\(database)"
+        }
         switch endpoint {
         case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"

@@ -6,6 +6,11 @@ import Foundation
 /// Not thread-safe and blocking: it lives on one thread of a ``RedisPool`` and is only handed to
 /// closures that the pool runs there. After a dropped connection it reconnects on next use, with
 /// backoff between failed attempts (100 ms doubling to 5 s), so a Redis restart never kills the process.
+///
+/// With ``RedisConfiguration/sentinel`` set it connects to the master the sentinels name (and checks
+/// with `ROLE` that it is one), drops itself on `-READONLY` or `-LOADING` (thrown as `.connection`, so
+/// callers retry as after a lost connection), and reconnects before the next command when the
+/// ``RedisSentinelMonitor``'s epoch moved. Without Sentinel none of this runs.
 public final class RedisConnection {
     public let configuration: RedisConfiguration
     private var context: UnsafeMutablePointer<redisContext>?
@@ -13,10 +18,16 @@ public final class RedisConnection {
     private var nextAttempt: Date = .distantPast
     private var currentTimeout: Int = -1
     private var everConnected = false
+    private let sentinel: RedisSentinelMonitor?
+    /// The sentinel epoch this connection last resolved the master in.
+    private var sentinelEpoch = 0
+    /// True while `openContext` authenticates and checks the role: no failover handling then.
+    private var isOpening = false
 
     /// A connection that opens on first use.
     public init(configuration: RedisConfiguration) {
         self.configuration = configuration
+        self.sentinel = configuration.sentinel.map { RedisSentinelMonitor.shared(for: $0) }
     }
 
     deinit { disconnect() }
@@ -59,8 +70,19 @@ public final class RedisConnection {
 
     private func openContext() throws -> UnsafeMutablePointer<redisContext> {
         let timeout = configuration.connectTimeoutMilliseconds
+        var endpoint = configuration.endpoint
+        var description = configuration.redactedDescription
+        isOpening = true
+        defer { isOpening = false }
+        if let sentinel {
+            sentinelEpoch = sentinel.epoch
+            let (master, epoch) = try sentinel.resolveMaster()
+            sentinelEpoch = epoch
+            endpoint = .tcp(host: master.host, port: master.port)
+            description = "master \(configuration.sentinel!.masterName) at \(master)"
+        }
         let made: UnsafeMutablePointer<redisContext>?
-        switch configuration.endpoint {
+        switch endpoint {
         case .tcp(let host, let port): made = conveyor_redis_connect_tcp(host, Int32(port), timeout)
         case .unix(let path): made = conveyor_redis_connect_unix(path, timeout)
         }
@@ -70,7 +92,7 @@ public final class RedisConnection {
         if conveyor_redis_err(context) != 0 {
             let message = String(cString: conveyor_redis_errstr(context))
             redisFree(context)
-            throw RedisError(.connection, "connect to \(configuration.redactedDescription): \(message)")
+            throw RedisError(.connection, "connect to \(description): \(message)")
         }
         self.context = context
         currentTimeout = -1
@@ -83,6 +105,14 @@ public final class RedisConnection {
             }
             if configuration.database != 0 {
                 try expectOK(try send([Array("SELECT".utf8), Array(String(configuration.database).utf8)], timeoutMilliseconds: nil))
+            }
+            if sentinel != nil {
+                // A sentinel may still name a master that was demoted: only a master may be used.
+                let role = try send([Array("ROLE".utf8)], timeoutMilliseconds: nil)
+                guard role.array?.first?.string == "master" else {
+                    throw RedisError(
+                        .connection, "\(description) is not a master (\(role.array?.first?.string ?? "\(role)")); waiting for the failover")
+                }
             }
         } catch {
             disconnect()
@@ -113,6 +143,7 @@ public final class RedisConnection {
 
     /// Sends several commands in one write and reads their replies in order: one round trip.
     public func pipeline(_ commands: [[[UInt8]]], timeoutMilliseconds: Int? = nil) throws -> [RedisValue] {
+        if let sentinel, !isOpening, sentinel.epoch != sentinelEpoch { followFailover(sentinel) }
         let context = try connectIfNeeded()
         applyTimeout(context, timeoutMilliseconds ?? configuration.commandTimeoutMilliseconds)
         for arguments in commands {
@@ -132,7 +163,47 @@ public final class RedisConnection {
             replies.append(Self.decode(reply))
             freeReplyObject(raw)
         }
+        if sentinel != nil, !isOpening { try checkStillMaster(replies) }
         return replies
+    }
+
+    /// The master moved (the sentinels said so): drop the connection and reconnect at once, without
+    /// the backoff that failed attempts against the old address built up.
+    private func followFailover(_ sentinel: RedisSentinelMonitor) {
+        disconnect()
+        failures = 0
+        nextAttempt = .distantPast
+        sentinelEpoch = sentinel.epoch
+    }
+
+    /// `-READONLY` (this server was demoted to a replica; a script's write reports it inside its own
+    /// error text) or `-LOADING` (it restarts): drop the connection so the next command asks the
+    /// sentinels again, and fail like a lost connection.
+    private func checkStillMaster(_ replies: [RedisValue]) throws {
+        for case .error(let message) in replies
+        where message.hasPrefix("READONLY") || message.hasPrefix("LOADING") || message.contains("READONLY You can't write") {
+            disconnect()
+            throw RedisError(.connection, "\(configuration.sentinel!.masterName): \(message.prefix(200)) (asking the sentinels again)")
+        }
+    }
+
+    /// Waits up to `waitingMilliseconds` for one unsolicited reply (a pub/sub message after
+    /// SUBSCRIBE) and returns it; nil when none arrived in time.
+    ///
+    /// - Throws: `RedisError(.connection)` when the connection is closed or drops.
+    func readPush(waitingMilliseconds: Int) throws -> RedisValue? {
+        guard let context else { throw RedisError(.connection, "not connected to \(configuration.redactedDescription)") }
+        var raw: UnsafeMutableRawPointer?
+        // A reply hiredis already buffered comes first; only then wait for the socket.
+        if redisGetReplyFromReader(context, &raw) != REDIS_OK { throw connectionFailure(context) }
+        if raw == nil {
+            var descriptor = pollfd(fd: conveyor_redis_fd(context), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(waitingMilliseconds))
+            if ready == 0 || (ready < 0 && errno == EINTR) { return nil }
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw connectionFailure(context) }
+        }
+        defer { freeReplyObject(raw) }
+        return Self.decode(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
     private func connectionFailure(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {

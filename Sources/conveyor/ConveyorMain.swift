@@ -72,5 +72,6 @@ struct ConveyorCommand: AsyncParsableCommand {
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
             StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self, UpdateCommand.self,
             WorkersCommand.self, BenchCommand.self, ScheduleCommand.self, HistoryCommand.self, JobsCommand.self, ServeCommand.self,
+            HealthCommand.self,
         ])
 }

@@ -21,9 +21,27 @@ struct GlobalOptions: ParsableArguments {
 
     func redisConfiguration() throws -> RedisConfiguration {
         let url = redisURL ?? environment["CONVEYOR_REDIS_URL"] ?? "redis://127.0.0.1:6379"
-        do { return try RedisConfiguration(url: url) } catch let error as RedisError {
+        do {
+            var configuration = try RedisConfiguration(url: url)
+            configuration.sentinel = try sentinelConfiguration()
+            return configuration
+        } catch let error as RedisError {
             throw ConveyorError(.invalidArgument, error.message)
         }
+    }
+
+    /// `CONVEYOR_REDIS_SENTINELS=host:port,...` with `CONVEYOR_REDIS_MASTER=name` (and optionally
+    /// `CONVEYOR_REDIS_SENTINEL_USERNAME` / `_PASSWORD`); nil when no sentinels are set. The Redis URL
+    /// then only gives the master's password and database: its host and port are not used.
+    func sentinelConfiguration() throws -> RedisSentinelConfiguration? {
+        guard let list = environment["CONVEYOR_REDIS_SENTINELS"], !list.isEmpty else { return nil }
+        guard let master = environment["CONVEYOR_REDIS_MASTER"], !master.isEmpty else {
+            throw RedisError(.invalidURL, "CONVEYOR_REDIS_SENTINELS needs CONVEYOR_REDIS_MASTER (the name the sentinels monitor)")
+        }
+        return RedisSentinelConfiguration(
+            sentinels: try RedisSentinelConfiguration.addresses(list), masterName: master,
+            username: environment["CONVEYOR_REDIS_SENTINEL_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
+            password: environment["CONVEYOR_REDIS_SENTINEL_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     func brokerConfiguration() throws -> BrokerConfiguration {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conveyor
 import ConveyorHistory
+import ConveyorServer
 import Foundation
 import Logging
 
@@ -10,6 +11,7 @@ struct HistoryCommand: AsyncParsableCommand {
         commandName: "history",
         abstract: "Write job history to MongoDB (CONVEYOR_MONGO_URL, CONVEYOR_HISTORY_TTL) until SIGTERM/SIGINT.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var health: HealthFlags
 
     func run() async throws {
         let logger = Logger(label: "conveyor.history")
@@ -26,7 +28,19 @@ struct HistoryCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         try await connect(broker, logger: logger)
         let writer = HistoryWriter(broker: broker, mongo: mongo, options: options, logger: logger)
-        try await runServices([writer], logger: logger)
+        var checks = [HealthFlags.redis(broker)]
+        var probeClient: MongoClient?
+        if health.port != 0 {
+            // Probes get a client of their own with a 2 s server selection: a ping while MongoDB is
+            // away must not hold one of the writer's threads for the default 30 s.
+            var configuration = apiMongoConfiguration(global.environment)
+            configuration.threads = 1
+            let client = try MongoClient(configuration: configuration, logger: logger)
+            probeClient = client
+            checks.append(HealthServer.Check(name: "mongodb") { try await client.ping() })
+        }
+        try await runServices([writer] + health.services(checks, logger: logger), logger: logger)
+        await probeClient?.close()
         await mongo.close()
     }
 }

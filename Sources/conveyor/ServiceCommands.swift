@@ -24,6 +24,31 @@ struct WorkerFlags: ParsableArguments {
     }
 }
 
+/// `--health-port`, shared by the roles without the REST API.
+struct HealthFlags: ParsableArguments {
+    @Option(
+        name: .customLong("health-port"),
+        help:
+            "Serve GET /healthz and /readyz (503 while Redis, or MongoDB for history, is unreachable) on this port (env CONVEYOR_HEALTH_PORT; 0: off)."
+    )
+    var healthPort: Int?
+    @Option(name: .customLong("health-host"), help: "Address the health server listens on.") var healthHost: String = "0.0.0.0"
+
+    /// The health server as a service, or nothing when `--health-port` is 0.
+    /// `--health-port`, else `CONVEYOR_HEALTH_PORT`, else 0 (no health server).
+    var port: Int { healthPort ?? Int(ProcessInfo.processInfo.environment["CONVEYOR_HEALTH_PORT"] ?? "") ?? 0 }
+
+    func services(_ checks: [HealthServer.Check], logger: Logger) -> [any Service] {
+        guard port != 0 else { return [] }
+        return [HealthServer(host: healthHost, port: port, checks: checks, logger: logger).makeApplication()]
+    }
+
+    /// Readiness of a process that needs Redis: PING answers.
+    static func redis(_ broker: Broker) -> HealthServer.Check {
+        HealthServer.Check(name: "redis") { _ = try await broker.pool.command("PING") }
+    }
+}
+
 /// The handlers a `conveyor` worker process runs: the built-in types.
 func defaultRegistry() -> JobRegistry {
     var registry = JobRegistry()
@@ -63,14 +88,16 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs from the given queues until SIGTERM/SIGINT.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: WorkerFlags
+    @OptionGroup var health: HealthFlags
 
     func run() async throws {
         let options = try flags.options()
+        let logger = Logger(label: "conveyor.worker")
         let broker = try global.broker(poolSize: 2, label: "conveyor.worker")
         defer { broker.shutdown() }
-        try await connect(broker, logger: Logger(label: "conveyor.worker"))
+        try await connect(broker, logger: logger)
         let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
-        try await runServices([worker], logger: Logger(label: "conveyor.worker"))
+        try await runServices([worker] + health.services([HealthFlags.redis(broker)], logger: logger), logger: logger)
     }
 }
 
@@ -85,14 +112,18 @@ struct PromoterCommand: AsyncParsableCommand {
             "How late a schedule tick may fire and still run as on time (e.g. 2s, 500ms); later ticks follow the schedule's misfire policy."
     )
     var scheduleGrace: String = "2s"
+    @OptionGroup var health: HealthFlags
 
     func run() async throws {
         var options = PromoterOptions()
         options.scheduleGraceMilliseconds = try duration(scheduleGrace, flag: "schedule-grace")
+        let logger = Logger(label: "conveyor.promoter")
         let broker = try global.broker(poolSize: 1, label: "conveyor.promoter")
         defer { broker.shutdown() }
-        try await connect(broker, logger: Logger(label: "conveyor.promoter"))
-        try await runServices([Promoter(broker: broker, options: options)], logger: Logger(label: "conveyor.promoter"))
+        try await connect(broker, logger: logger)
+        let services: [any Service] =
+            [Promoter(broker: broker, options: options)] + health.services([HealthFlags.redis(broker)], logger: logger)
+        try await runServices(services, logger: logger)
     }
 }
 

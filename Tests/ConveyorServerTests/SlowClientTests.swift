@@ -56,13 +56,16 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
+/// The bounds are loose on purpose: while the whole suite runs, test helpers that block Swift's
+/// cooperative pool (2 threads here) can hold up Hummingbird's accept loop for many seconds. What
+/// these tests show is that a connection is closed or answered at all, which a stuck server never does.
 @Suite("API: slow and half-open clients")
 struct SlowClientTests {
     static let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
     @Test func headersThatNeverFinishAreCutAtTheHeaderTimeout() async throws {
         try await withAPI(configure: {
-            $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(30)
+            $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(120)
         }) { servers in
             let port = servers[0].port
             try await blocking {
@@ -71,14 +74,15 @@ struct SlowClientTests {
                 socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
                 // Trickle a header byte now and then: the deadline holds anyway.
                 var answer: String?
-                for _ in 0..<25 {
+                for _ in 0..<75 {
                     socket.send("X")
                     answer = socket.receive(within: 0.4)
                     if answer != nil { break }
                 }
                 #expect(answer == "", "closed without a response: \(answer ?? "still open")")
-                // The deadline is 1 s; the bound leaves room for a loaded machine, far below the 30 s idle timeout.
-                #expect(ContinuousClock.now - start < .seconds(6))
+                // The deadline is 1 s; the bound leaves room for a loaded machine (the whole suite runs
+                // at once on 2 cores), far below the 120 s idle timeout that would otherwise close it.
+                #expect(ContinuousClock.now - start < .seconds(35))
             }
         }
     }
@@ -93,16 +97,16 @@ struct SlowClientTests {
                 let silent = try RawSocket(port: port)
                 let start = ContinuousClock.now
                 #expect(silent.receive(within: 1.5) == nil, "still open before the idle timeout")
-                #expect(silent.receive(within: 8) == "", "closed at the idle timeout")
-                #expect(ContinuousClock.now - start < .seconds(10))
+                #expect(silent.receive(within: 40) == "", "closed at the idle timeout")
+                #expect(ContinuousClock.now - start < .seconds(45))
 
                 // Keep-alive: a pause longer than the header timeout between requests is fine.
                 let client = try RawSocket(port: port)
                 client.send(Self.request)
-                #expect(client.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
+                #expect(client.receive(within: 40)?.hasPrefix("HTTP/1.1 200") == true)
                 _ = client.receive(within: 1.5)
                 client.send(Self.request)
-                #expect(client.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true, "the second request is answered")
+                #expect(client.receive(within: 40)?.hasPrefix("HTTP/1.1 200") == true, "the second request is answered")
             }
         }
     }
@@ -115,13 +119,13 @@ struct SlowClientTests {
                 let held = try (0..<4).map { _ in try RawSocket(port: port) }
                 for socket in held {
                     socket.send(Self.request)
-                    #expect(socket.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
+                    #expect(socket.receive(within: 40)?.hasPrefix("HTTP/1.1 200") == true)
                 }
                 let waiting = try RawSocket(port: port)
                 waiting.send(Self.request)
                 #expect(waiting.receive(within: 1) == nil, "no answer past the cap")
                 held[0].shut()
-                #expect(waiting.receive(within: 5)?.hasPrefix("HTTP/1.1 200") == true, "answered once a connection closed")
+                #expect(waiting.receive(within: 40)?.hasPrefix("HTTP/1.1 200") == true, "answered once a connection closed")
             }
         }
         #expect(logs.messages(.warning).contains { $0.contains("open HTTP connections, the cap") }, "\(logs.records.withLock { $0 })")

@@ -81,8 +81,12 @@ public final class Broker: Sendable {
             let (arguments, ids) = enqueueArguments(chunk)
             let keys = [keys.delayed, keys.stats, keys.events, keys.promoterWake].map { $0.redisBytes }
             let script = scripts.enqueue
+            let replicas = configuration.enqueueReplicas
+            let waitMilliseconds = configuration.enqueueReplicaTimeoutMilliseconds
             let reply = try await pool.withConnection { connection in
-                try script.run(on: connection, keys: keys, arguments: arguments)
+                let reply = try script.run(on: connection, keys: keys, arguments: arguments)
+                if replicas > 0 { try Self.waitForReplicas(on: connection, replicas, milliseconds: waitMilliseconds) }
+                return reply
             }
             guard let rows = reply.array, rows.count == chunk.count else {
                 throw ConveyorError(.redis, "enqueue: unexpected reply \(reply)")
@@ -102,6 +106,23 @@ public final class Broker: Sendable {
             start += chunk.count
         }
         return results
+    }
+
+    /// `WAIT replicas milliseconds` on the connection that just wrote: returns once that many replicas
+    /// have every write made on it so far.
+    ///
+    /// - Throws: `RedisError(.timeout)` when fewer confirmed in time (the write is on the master, but
+    ///   a failover now could lose it), and connection errors as usual.
+    static func waitForReplicas(on connection: RedisConnection, _ replicas: Int, milliseconds: Int) throws {
+        let reply = try connection.send(
+            ["WAIT".redisBytes, replicas.redisBytes, milliseconds.redisBytes],
+            timeoutMilliseconds: milliseconds + connection.configuration.commandTimeoutMilliseconds
+        ).throwingServerError()
+        let confirmed = reply.int ?? 0
+        if confirmed < replicas {
+            throw RedisError(
+                .timeout, "enqueued, but \(confirmed) of \(replicas) replicas confirmed it within \(milliseconds) ms (CONVEYOR_REDIS_WAIT)")
+        }
     }
 
     private func enqueueArguments(_ requests: [EnqueueRequest]) -> (arguments: [[UInt8]], ids: [String]) {

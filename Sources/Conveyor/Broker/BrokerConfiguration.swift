@@ -17,6 +17,13 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Run even when Redis's `maxmemory-policy` is not `noeviction` (`CONVEYOR_ALLOW_EVICTION=1`, or
     /// the CLI's `--allow-eviction`): the policy is still logged as an error. See `EvictionPolicyCheck`.
     public var allowEviction: Bool
+    /// How many replicas must confirm an enqueue (`WAIT n timeout`) before it is acknowledged to its
+    /// caller; 0, the default, acknowledges once the master has it (`CONVEYOR_REDIS_WAIT`).
+    public var enqueueReplicas: Int
+    /// How long an enqueue waits for ``enqueueReplicas``, in milliseconds, before it fails with
+    /// `RedisError(.timeout)` (`CONVEYOR_REDIS_WAIT_TIMEOUT`, default 1 s). The job is enqueued on
+    /// the master all the same; only its survival of a failover is unconfirmed.
+    public var enqueueReplicaTimeoutMilliseconds: Int
 
     public init(
         namespace: String = "conveyor",
@@ -25,7 +32,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
         deadMax: Int = 100_000,
         maxCrashes: Int = 3,
         maxPayloadBytes: Int = 1 << 20,
-        allowEviction: Bool = false
+        allowEviction: Bool = false,
+        enqueueReplicas: Int = 0,
+        enqueueReplicaTimeoutMilliseconds: Int = 1_000
     ) {
         self.namespace = namespace
         self.eventsMaxLength = eventsMaxLength
@@ -34,11 +43,14 @@ public struct BrokerConfiguration: Sendable, Equatable {
         self.maxCrashes = maxCrashes
         self.maxPayloadBytes = maxPayloadBytes
         self.allowEviction = allowEviction
+        self.enqueueReplicas = enqueueReplicas
+        self.enqueueReplicaTimeoutMilliseconds = enqueueReplicaTimeoutMilliseconds
     }
 
     /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
     /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES`, `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
-    /// `k`/`m` suffix) and `CONVEYOR_ALLOW_EVICTION` (`1`/`true`/`yes`), keeping defaults for the unset ones.
+    /// `k`/`m` suffix), `CONVEYOR_ALLOW_EVICTION` (`1`/`true`/`yes`), `CONVEYOR_REDIS_WAIT` (replicas, 0-16)
+    /// and `CONVEYOR_REDIS_WAIT_TIMEOUT` (a duration), keeping defaults for the unset ones.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConveyorError)
         -> BrokerConfiguration
     {
@@ -54,6 +66,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
         if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) { configuration.eventsMaxLength = value }
         if let value = try integer("CONVEYOR_DEAD_MAX", 1...100_000_000) { configuration.deadMax = value }
         if let value = try integer("CONVEYOR_MAX_CRASHES", 1...1_000) { configuration.maxCrashes = value }
+        if let value = try integer("CONVEYOR_REDIS_WAIT", 0...16) { configuration.enqueueReplicas = value }
+        if let text = environment["CONVEYOR_REDIS_WAIT_TIMEOUT"], !text.isEmpty {
+            let value = try DurationParser.milliseconds(text)
+            guard value > 0 else { throw ConveyorError(.invalidArgument, "CONVEYOR_REDIS_WAIT_TIMEOUT must be above 0, got '\(text)'") }
+            configuration.enqueueReplicaTimeoutMilliseconds = value
+        }
         if let text = environment["CONVEYOR_KEEP_FINISHED"], !text.isEmpty {
             configuration.keepFinishedMilliseconds = try DurationParser.milliseconds(text)
         }

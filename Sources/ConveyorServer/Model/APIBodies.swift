@@ -407,6 +407,11 @@ public struct StatusBody: Encodable, Sendable {
     public var status: String
     public var checks: [String: String]?
 
+    public init(status: String, checks: [String: String]? = nil) {
+        self.status = status
+        self.checks = checks
+    }
+
     enum CodingKeys: CodingKey { case status, checks }
 
     public func encode(to encoder: any Encoder) throws {
