@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history proto dashboard clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history bench-grpc proto dashboard clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -50,6 +50,10 @@ bench-history: release
 # POST /v1/jobs throughput and p99 latency at 2,000 requests/s with wrk (RUNS=5, SECONDS_PER_RUN=10).
 bench-api: release
 	scripts/bench-api.sh
+
+# gRPC Enqueue throughput and p99 at 2,000/s next to REST's, alternating (RUNS=5, SECONDS_PER_RUN=10).
+bench-grpc: release
+	scripts/bench-grpc.sh
 
 # Regenerates Sources/ConveyorGRPC/Generated from API/**/*.proto (builds the protoc plugins the first
 # time, ~10 minutes; CI never runs this: the generated code is committed and checked by a test).
