@@ -214,10 +214,11 @@ struct DeadCommand: AsyncParsableCommand {
             let progress = Progress("retried")
             let retried = try await broker.retryAllDead { progress.update($0) }
             progress.finish(retried)
-            printJSON(["retried": retried], pretty: false)
+            try printBody(RetryDeadBody(retried: retried), pretty: false)
         } else if !retry.isEmpty {
             let outcome = try await broker.retry(ids: retry)
-            printJSON(outcome, pretty: false)
+            // What POST /v1/dead/retry answers.
+            try printBody(RetryDeadBody(retried: outcome.values.filter { $0 == "retried" }.count, results: outcome), pretty: false)
             if outcome.values.contains(where: { $0 != "retried" }) { throw ExitCode(3) }
         } else if !delete.isEmpty {
             let deleted = try await broker.deleteDead(ids: delete)

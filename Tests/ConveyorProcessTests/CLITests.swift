@@ -207,7 +207,8 @@ struct CLITests {
 
         let retried = try await cluster.run(["dead", "--retry", a])
         #expect(retried.status == 0, "\(retried)")
-        #expect((try retried.object())[a] as? String == "retried")
+        #expect(((try retried.object())["results"] as? [String: String])?[a] == "retried")
+        #expect((try retried.object())["retried"] as? Int == 1)
         let requeued = try await cluster.jobJSON(a)
         #expect(requeued["state"] as? String == "queued")
         #expect(requeued["attempts"] as? Int == 0)

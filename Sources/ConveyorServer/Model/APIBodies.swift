@@ -371,6 +371,11 @@ public struct RetryDeadBody: Encodable, Sendable {
     public var retried: Int
     public var results: [String: String]?
 
+    public init(retried: Int, results: [String: String]? = nil) {
+        self.retried = retried
+        self.results = results
+    }
+
     enum CodingKeys: CodingKey { case retried, results }
 
     public func encode(to encoder: any Encoder) throws {
