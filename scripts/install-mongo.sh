@@ -41,3 +41,13 @@ if [ "$installed" != "$osv_version" ]; then
   echo "installing: openapi-spec-validator==$osv_version into .venv/"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "openapi-spec-validator==$osv_version"
 fi
+# Selenium, which drives Debian's chromium + chromium-driver in the dashboard's browser tests
+# (scripts/browser-tests.sh); websockets, the Python client of the event-feed benchmark.
+for pin in selenium==4.38.0 websockets==15.0.1; do
+  name="${pin%%==*}"
+  installed="$(.venv/bin/python -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+  if [ "$installed" != "${pin##*==}" ]; then
+    echo "installing: $pin into .venv/"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "$pin"
+  fi
+done

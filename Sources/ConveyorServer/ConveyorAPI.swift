@@ -3,6 +3,7 @@ import ConveyorHistory
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import RedisClient
@@ -16,12 +17,18 @@ public struct ConveyorAPI: Sendable {
     public let configuration: ServerConfiguration
     public let limiter: RateLimiter
     public let metrics: APIMetrics
+    /// The live event feed (`GET /v1/events`): one stream reader per process, run as a service of
+    /// the application.
+    public let events: EventHub
     /// Batches concurrent `POST /v1/jobs` into few script calls.
     let enqueuer: EnqueueCoalescer
     let keys: APIKeyStore
     let logger: Logger
 
-    public init(broker: Broker, mongo: MongoClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "conveyor.api")) {
+    public init(
+        broker: Broker, mongo: MongoClient, configuration: ServerConfiguration, eventOptions: EventHubOptions = EventHubOptions(),
+        logger: Logger = Logger(label: "conveyor.api")
+    ) {
         self.broker = broker
         self.mongo = mongo
         self.history = HistoryQueries(mongo: mongo)
@@ -31,6 +38,11 @@ public struct ConveyorAPI: Sendable {
         self.enqueuer = EnqueueCoalescer(broker: broker)
         self.keys = APIKeyStore(configuration.keys)
         self.logger = logger
+        self.events = EventHub(broker: broker, options: eventOptions, logger: logger) {
+            let stats = try await broker.stats()
+            let queues = QueueBody.all(stats: stats, counts: try await broker.queueCounts())
+            return (stats, queues, try await broker.workers().count)
+        }
     }
 
     /// The router: every route of `routes`, each behind the access check of its role, and the
@@ -53,7 +65,9 @@ public struct ConveyorAPI: Sendable {
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
+            server: .http1WebSocketUpgrade(webSocketRouter: makeWebSocketRouter()),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor"),
+            services: [events],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -133,6 +147,8 @@ struct ObservingMiddleware: RouterMiddleware {
 struct AccessCheck: Sendable {
     typealias Context = ConveyorRequestContext
     let api: ConveyorAPI
+    /// Routes that also accept `?token=` from `POST /v1/events/token` instead of a key.
+    static let tokenPaths: Set<String> = ["/v1/events"]
 
     func handle(
         _ request: Request, context: Context, role: APIRole?, next: (Request, Context) async throws -> Response
@@ -142,16 +158,25 @@ struct AccessCheck: Sendable {
         var client: String
         var limit = api.configuration.rateLimit
         if api.configuration.authRequired {
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-                let key = api.keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-            else {
+            var found: APIKey?
+            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+                found = api.keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            } else if Self.tokenPaths.contains(request.uri.path), let token = request.uri.queryParameters["token"] {
+                // Browsers cannot set headers on a WebSocket: a one-time token from POST /v1/events/token.
+                found = try await api.redeemEventToken(String(token))
+            }
+            guard let key = found else {
                 // Requests without a valid key spend the budget of their client address, so guessing
                 // keys is rate limited like everything else.
                 var headers: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"conveyor\""]
                 if let limit {
                     headers.append(contentsOf: try await rateLimit(client: "unauthenticated:" + address(context), limit: limit))
                 }
-                throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
+                throw APIProblem(
+                    .unauthorized,
+                    Self.tokenPaths.contains(request.uri.path)
+                        ? "send a valid API key as 'Authorization: Bearer KEY', or a token from POST /v1/events/token as ?token= (single use, valid 60 s)"
+                        : "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
             }
             context.apiKey = key
             client = "key:" + key.digestHex

@@ -15,6 +15,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBatch: Int
     /// The largest request body a batch may send, in bytes.
     public var maxBatchBodyBytes: Int
+    /// Serve the dashboard from this folder instead of the copy embedded at build time (development).
+    public var dashboardDirectory: String?
+    /// Where Debian installs JavaScript libraries; Chart.js is served from its `chart.js/` folder.
+    public var vendorDirectory: String = "/usr/share/javascript"
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, authRequired: Bool = true, keys: [APIKey] = [], rateLimit: RateLimit? = nil,
