@@ -25,6 +25,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/schemathesis.sh
+	scripts/browser-tests.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:

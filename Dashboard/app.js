@@ -16,7 +16,7 @@ let cleanup = () => {};
 
 function route() {
   const hash = location.hash.replace(/^#\/?/, "") || "overview";
-  const [name, ...rest] = hash.split("/");
+  const [name, ...rest] = hash.split("?")[0].split("/");
   cleanup();
   main.replaceChildren();
   let page = pages[name];
