@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history bench-grpc proto dashboard clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history bench-grpc bench-events demo proto dashboard clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -15,10 +15,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# A local redis-server under .run/ (unless CONVEYOR_REDIS_URL is set), a worker and a promoter.
+# A local redis-server under .run/ (unless CONVEYOR_REDIS_URL is set), a worker and a promoter, the
+# API and the dashboard on http://127.0.0.1:8080/.
 run: release
 	@mkdir -p .run
-	.build/release/conveyor dev --data-dir .run
+	.build/release/conveyor dev --data-dir .run --queues default,email,reports
+
+# A minute of realistic work (several types, priorities, delays, a schedule, failures) against a
+# running `make run` (CONVEYOR_URL, CONVEYOR_API_KEY, DEMO_SECONDS, DEMO_RATE).
+demo:
+	python3 scripts/demo.py
 
 test: deps
 	.venv/bin/openapi-spec-validator API/openapi.yaml
@@ -27,6 +33,7 @@ test: deps
 	scripts/schemathesis.sh
 	scripts/grpc-tests.sh
 	scripts/check-deploy.sh
+	scripts/browser-tests.sh
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Plugins
 
 lint:

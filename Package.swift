@@ -26,6 +26,8 @@ let package = Package(
         // only adds URL-encoded forms.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The live event feed (`GET /v1/events`) and its tests' client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         // SHA-256 of API keys (already in the build through Hummingbird's dependencies).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // gRPC beside REST (grpc-swift 2); the generated code is committed (scripts/proto.sh).
@@ -92,6 +94,7 @@ let package = Package(
             dependencies: [
                 "Conveyor", "ConveyorHistory", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,7 +158,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConveyorServerTests",
-            dependencies: ["ConveyorServer", "Conveyor", "ConveyorHistory", "RedisClient", "ConveyorTestSupport"],
+            dependencies: [
+                "ConveyorServer", "Conveyor", "ConveyorHistory", "RedisClient", "ConveyorTestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

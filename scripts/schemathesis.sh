@@ -24,7 +24,10 @@ wait_port "$api_port"
 status=0
 schema="http://127.0.0.1:$api_port/openapi.json"
 st=(.venv/bin/st --config-file scripts/schemathesis.toml run "$schema" -H "Authorization: Bearer schemathesis-admin" --no-color)
-"${st[@]}" --checks all --exclude-operation-id createSchedule --exclude-operation-id putSchedule || status=$?
+# GET /v1/events is a WebSocket: without the upgrade headers every request is answered 426, which
+# Schemathesis reads as valid data refused; tests/EventFeedTests cover it over real WebSockets.
+"${st[@]}" --checks all --exclude-operation-id createSchedule --exclude-operation-id putSchedule \
+  --exclude-operation-id watchEvents || status=$?
 # A cron expression or IANA zone can match the document's string types and still be one the engine
 # rejects (61 * * * *, Mars/Base): a 400 is right, so schedule definitions skip only the check that
 # schema-valid data is always accepted.

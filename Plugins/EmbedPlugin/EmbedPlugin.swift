@@ -1,7 +1,7 @@
 // Build tool plugin: embeds the project's non-Swift files into the target that serves them, so one
 // executable carries everything: `Lua/*.lua` (broker scripts, includes expanded) into `Conveyor`, and
-// `API/*` (the OpenAPI document, plus its JSON form converted from YAML at build time) into
-// `ConveyorServer`.
+// `API/*` (the OpenAPI document, plus its JSON form converted from YAML at build time) and
+// `Dashboard/*` (the web UI; text files only) into `ConveyorServer`.
 import Foundation
 import PackagePlugin
 
@@ -21,7 +21,7 @@ struct EmbedPlugin: BuildToolPlugin {
                     arguments: ["lua", lua.path(), output.path()], inputFiles: inputs, outputFiles: [output])
             ]
         case "ConveyorServer":
-            let folders = ["API"]
+            let folders = ["API", "Dashboard"]
             let inputs = folders.flatMap { files(in: root.appending(path: $0), suffix: "", recursive: true) }
             let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedFiles.swift")
             return [

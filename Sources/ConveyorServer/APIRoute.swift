@@ -84,6 +84,11 @@ extension ConveyorAPI {
             try JSONResponse.make(try await api.pauseSchedule(try scheduleName(context), paused: false))
         },
         APIRoute(.post, "/v1/schedules/{name}/run", .admin) { api, _, context in try await api.runScheduleNow(try scheduleName(context)) },
+        APIRoute(.get, "/v1/events", .read) { api, request, _ in try api.eventsWithoutUpgrade(request) },
+        APIRoute(.post, "/v1/events/token", .read) { api, _, context in try await api.issueEventToken(context) },
+        APIRoute(.get, "/", nil) { api, _, _ in try api.dashboardFile("index.html") },
+        APIRoute(.get, "/ui/{file}", nil) { api, _, context in try api.dashboardFile(context.parameters.get("file") ?? "") },
+        APIRoute(.get, "/vendor/chart.js/{file}", nil) { api, _, context in try api.vendorFile(context.parameters.get("file") ?? "") },
         APIRoute(.get, "/healthz", nil) { _, _, _ in try JSONResponse.make(StatusBody(status: "ok")) },
         APIRoute(.get, "/readyz", nil) { api, _, _ in try await api.readiness() },
         APIRoute(.get, "/metrics", nil) { api, _, _ in metricsResponse(api.processMetricsText()) },

@@ -133,3 +133,99 @@ struct ConnectionCap: AvailableConnectionsDelegate {
 
     func isAcceptingNewConnections() -> Bool { count < maxConnections }
 }
+
+/// The deadlines of a connection before its first request head is complete. The HTTP/WebSocket
+/// upgrade channel (hummingbird-websocket) installs the HTTP handlers, `HeadDeadlineHandler` and the
+/// idle timeout only once the first request head has been parsed, so on its own a connection that
+/// never sends anything, or trickles its first head, would stay open. This handler, first in the
+/// pipeline from the accept on, closes it after `idleTimeout` without a byte, or `headerTimeout` after
+/// its first byte without the end of the head (the blank line of RFC 9112 §2.1); then it removes
+/// itself and the HTTP pipeline's own handlers take over.
+final class FirstHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let logger: Logger
+    private var timer: Scheduled<Void>?
+    private var sawBytes = false
+    /// How many bytes of "\r\n\r\n" the last bytes read end with.
+    private var matched = 0
+    private var done = false
+
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, logger: Logger) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { arm(context, after: idleTimeout, reason: "sent nothing") }
+
+    func handlerRemoved(context: ChannelHandlerContext) { cancel() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !done {
+            let buffer = unwrapInboundIn(data)
+            if !sawBytes {
+                sawBytes = true
+                arm(context, after: headerTimeout, reason: "did not finish its request headers")
+            }
+            let pattern: [UInt8] = [13, 10, 13, 10]
+            for byte in buffer.readableBytesView {
+                matched = byte == pattern[matched] ? matched + 1 : (byte == 13 ? 1 : 0)
+                if matched == 4 {
+                    done = true
+                    break
+                }
+            }
+        }
+        context.fireChannelRead(data)
+        if done {
+            cancel()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount, reason: String) {
+        cancel()
+        let channel = context.channel
+        let logger = logger
+        timer = context.eventLoop.scheduleTask(in: delay) {
+            logger.info(
+                "closing a connection that \(reason) within \(delay.nanoseconds / 1_000_000_000) s",
+                metadata: ["client": .string(channel.remoteAddress?.description ?? "?")])
+            channel.close(promise: nil)
+        }
+    }
+
+    private func cancel() {
+        timer?.cancel()
+        timer = nil
+    }
+}
+
+/// A server child channel that puts `FirstHeadDeadlineHandler` in front of another one's pipeline.
+struct FirstHeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let logger: Logger
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(
+                FirstHeadDeadlineHandler(headerTimeout: headerTimeout, idleTimeout: idleTimeout, logger: self.logger))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async { await inner.handle(value: value, logger: logger) }
+}

@@ -3,6 +3,8 @@ import ConveyorHistory
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -17,12 +19,18 @@ public struct ConveyorAPI: Sendable {
     public let configuration: ServerConfiguration
     public let limiter: RateLimiter
     public let metrics: APIMetrics
+    /// The live event feed (`GET /v1/events`): one stream reader per process, run as a service of
+    /// the application.
+    public let events: EventHub
     /// Batches concurrent `POST /v1/jobs` into few script calls.
     let enqueuer: EnqueueCoalescer
     let keys: APIKeyStore
     let logger: Logger
 
-    public init(broker: Broker, mongo: MongoClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "conveyor.api")) {
+    public init(
+        broker: Broker, mongo: MongoClient, configuration: ServerConfiguration, eventOptions: EventHubOptions = EventHubOptions(),
+        logger: Logger = Logger(label: "conveyor.api")
+    ) {
         self.broker = broker
         self.mongo = mongo
         self.history = HistoryQueries(mongo: mongo)
@@ -32,6 +40,11 @@ public struct ConveyorAPI: Sendable {
         self.enqueuer = EnqueueCoalescer(broker: broker)
         self.keys = APIKeyStore(configuration.keys)
         self.logger = logger
+        self.events = EventHub(broker: broker, options: eventOptions, logger: logger) {
+            let stats = try await broker.stats()
+            let queues = QueueBody.all(stats: stats, counts: try await broker.queueCounts())
+            return (stats, queues, try await broker.workers().count)
+        }
     }
 
     /// The router: every route of `routes`, each behind the access check of its role, and the
@@ -65,16 +78,28 @@ public struct ConveyorAPI: Sendable {
     /// A Hummingbird application serving the API; `onServerRunning` gets the bound port.
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let headerTimeout = TimeAmount(configuration.headerTimeout)
+        let idleTimeout = TimeAmount(configuration.idleTimeout)
         let logger = logger
+        let webSocketResponder = makeWebSocketRouter().buildResponder()
+        // HTTP with the WebSocket upgrade of /v1/events; FirstHeadDeadlineChannel covers the time
+        // before the first request head, when the upgrade channel has not installed the deadlines yet.
+        let server = HTTPServerBuilder { responder in
+            FirstHeadDeadlineChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder,
+                    configuration: .init(
+                        http1: .init(
+                            additionalChannelHandlers: [HeadDeadlineHandler(headerTimeout: headerTimeout, logger: logger)],
+                            idleTimeout: idleTimeout))),
+                headerTimeout: headerTimeout, idleTimeout: idleTimeout, logger: logger)
+        }
         return Application(
             router: makeRouter(),
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [HeadDeadlineHandler(headerTimeout: headerTimeout, logger: logger)],
-                    idleTimeout: TimeAmount(configuration.idleTimeout))),
+            server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "conveyor",
                 availableConnectionsDelegate: ConnectionCap(maxConnections: configuration.maxConnections, logger: logger)),
+            services: [events],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -162,14 +187,19 @@ struct ObservingMiddleware: RouterMiddleware {
 struct AccessCheck: Sendable {
     typealias Context = ConveyorRequestContext
     let api: ConveyorAPI
+    /// Routes that also accept `?token=` from `POST /v1/events/token` instead of a key.
+    static let tokenPaths: Set<String> = ["/v1/events"]
 
     func handle(
         _ request: Request, context: Context, role: APIRole?, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let role else { return try await next(request, context) }
         var context = context
+        // Browsers cannot set headers on a WebSocket: a one-time token from POST /v1/events/token.
+        let token = Self.tokenPaths.contains(request.uri.path) ? request.uri.queryParameters["token"].map(String.init) : nil
         let grant = try await api.authorize(
-            authorization: request.headers[.authorization], address: context.remoteAddress?.ipAddress ?? "unknown", role: role)
+            authorization: request.headers[.authorization], token: token, address: context.remoteAddress?.ipAddress ?? "unknown",
+            role: role)
         context.apiKey = grant.key
         var response: Response
         do { response = try await next(request, context) } catch {
@@ -193,17 +223,27 @@ extension ConveyorAPI {
     /// `authorization` (`Bearer KEY`), spends one request of the caller's rate budget (its key's, or
     /// its address's without auth or with no valid key, so guessing keys is limited too), and checks
     /// that the key's role is at least `role`. Throws `APIProblem` 401, 403 or 429 (with headers).
-    public func authorize(authorization: String?, address: String, role: APIRole) async throws -> AccessGrant {
+    /// `token` is a one-time token from `POST /v1/events/token`, accepted where a browser cannot send
+    /// headers (the WebSocket feed).
+    public func authorize(authorization: String?, token: String? = nil, address: String, role: APIRole) async throws -> AccessGrant {
         var client: String
         var limit = configuration.rateLimit
         var found: APIKey?
         if configuration.authRequired {
-            guard let header = authorization, header.hasPrefix("Bearer "),
-                let key = keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-            else {
+            var candidate: APIKey?
+            if let header = authorization, header.hasPrefix("Bearer ") {
+                candidate = keys.find(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            } else if let token {
+                candidate = try await redeemEventToken(token)
+            }
+            guard let key = candidate else {
                 var headers: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"conveyor\""]
                 if let limit { headers.append(contentsOf: try await rateLimit(client: "unauthenticated:" + address, limit: limit)) }
-                throw APIProblem(.unauthorized, "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
+                throw APIProblem(
+                    .unauthorized,
+                    token != nil
+                        ? "send a valid API key as 'Authorization: Bearer KEY', or a token from POST /v1/events/token as ?token= (single use, valid 60 s)"
+                        : "send a valid API key as 'Authorization: Bearer KEY'", headers: headers)
             }
             found = key
             client = "key:" + key.digestHex

@@ -1,13 +1,16 @@
 import Hummingbird
+import HummingbirdWebSocket
 import NIOCore
 
 /// The per-request state the API's middleware fills in: who is calling and with which role.
-public struct ConveyorRequestContext: RequestContext {
+public struct ConveyorRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The caller's address, for rate limiting without auth.
     public let remoteAddress: SocketAddress?
     /// The key that authenticated the request (nil without auth or on public routes).
     public var apiKey: APIKey?
+    /// The handler of an accepted WebSocket upgrade (`GET /v1/events`).
+    public let webSocket = WebSocketHandlerReference<ConveyorRequestContext>()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// The most connections open at once; past it new ones wait (`CONVEYOR_HTTP_MAX_CONNECTIONS`, default 1024).
     public var maxConnections: Int
+    /// Serve the dashboard from this folder instead of the copy embedded at build time (development).
+    public var dashboardDirectory: String?
+    /// Where Debian installs JavaScript libraries; Chart.js is served from its `chart.js/` folder.
+    public var vendorDirectory: String = "/usr/share/javascript"
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, authRequired: Bool = true, keys: [APIKey] = [], rateLimit: RateLimit? = nil,

@@ -19,6 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("grpc-port"), help: "Port of the gRPC API (0 turns it off).") var grpcPort: Int = 9090
     @Flag(name: .customLong("no-auth"), help: "Serve without API keys: every caller is an admin, rate-limited by address.")
     var noAuth = false
+    @Option(name: .customLong("dashboard-dir"), help: "Serve the dashboard from this folder instead of the embedded copy (development).")
+    var dashboardDirectory: String?
 
     func run() async throws {
         let logger = Logger(label: "conveyor.api")
@@ -26,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.authRequired = !noAuth
+        configuration.dashboardDirectory = dashboardDirectory
         try configuration.validate()
         let broker = try global.broker(poolSize: 8, label: "conveyor.api")
         defer { broker.shutdown() }

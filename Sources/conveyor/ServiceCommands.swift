@@ -140,6 +140,8 @@ struct DevCommand: AsyncParsableCommand {
     var mongoPort: Int = 27017
     @Option(name: .customLong("api-port"), help: "Port of the REST API and dashboard, on 127.0.0.1 without API keys (0: no API).")
     var apiPort: Int = 8080
+    @Option(name: .customLong("dashboard-dir"), help: "Serve the dashboard from this folder instead of the embedded copy (development).")
+    var dashboardDirectory: String?
 
     func run() async throws {
         let logger = Logger(label: "conveyor.dev")
@@ -212,12 +214,14 @@ struct DevCommand: AsyncParsableCommand {
             server.host = "127.0.0.1"
             server.port = apiPort
             server.authRequired = false
+            server.dashboardDirectory = dashboardDirectory
             var apiMongo = mongoConfiguration
             apiMongo.url = apiMongoConfiguration(["CONVEYOR_MONGO_URL": mongoConfiguration.url]).url
             let api = ConveyorAPI(
                 broker: broker, mongo: try MongoClient(configuration: apiMongo, logger: logger), configuration: server, logger: logger)
             services.append(
                 api.makeApplication { port in
+                    print("Dashboard:      http://127.0.0.1:\(port)/   (live; no sign-in in dev)")
                     print("REST API:       http://127.0.0.1:\(port)/v1/queues   (no API keys; OpenAPI at /openapi.json)")
                 })
         }

@@ -67,6 +67,9 @@ struct APIServer {
     let broker: Broker
     let mongo: MongoClient
     let port: Int
+    /// The server's event feed, to count its subscriptions.
+    let events: EventHub
+    var subscribers: Int { events.subscriberCount }
     var client: HTTPClient { HTTPClient(base: "http://127.0.0.1:\(port)", key: Keys.admin) }
 }
 
@@ -74,7 +77,7 @@ struct APIServer {
 /// runs a history writer, `worker` a worker and a promoter.
 func withAPI<T>(
     servers count: Int = 1, history: Bool = false, worker: Bool = false, mongoURL: String? = nil, redis: TestRedis = .shared,
-    logger: Logger = quietLogger,
+    logger: Logger = quietLogger, events: EventHubOptions = EventHubOptions(),
     configureBroker: (inout BrokerConfiguration) -> Void = { _ in },
     configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: ([APIServer]) async throws -> T
 ) async throws -> T {
@@ -89,11 +92,11 @@ func withAPI<T>(
     return try await withBroker(redis: redis, configure: configureBroker) { broker in
         var configuration = ServerConfiguration(port: 0, keys: Keys.all)
         configure(&configuration)
-        let ports = Mutex<[Int]>([])
+        let ports = Mutex<[(Int, EventHub)]>([])
         var services: [any Service] = []
         for _ in 0..<count {
-            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, logger: logger)
-            services.append(api.makeApplication { port in ports.withLock { $0.append(port) } })
+            let api = ConveyorAPI(broker: broker, mongo: mongo, configuration: configuration, eventOptions: events, logger: logger)
+            services.append(api.makeApplication { port in ports.withLock { $0.append((port, api.events)) } })
         }
         if history {
             services.append(
@@ -107,7 +110,7 @@ func withAPI<T>(
         }
         return try await withServices(services) {
             try await eventually(timeout: 20, "API server did not start") { ports.withLock { $0.count } == count }
-            let servers = ports.withLock { $0 }.map { APIServer(broker: broker, mongo: mongo, port: $0) }
+            let servers = ports.withLock { $0 }.map { APIServer(broker: broker, mongo: mongo, port: $0.0, events: $0.1) }
             return try await body(servers)
         }
     }

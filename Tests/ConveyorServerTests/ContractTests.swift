@@ -42,4 +42,16 @@ struct ContractTests {
         let file = try String(contentsOf: repositoryRoot.appendingPathComponent("API/openapi.yaml"), encoding: .utf8)
         #expect(APIDocument.yaml == file)
     }
+
+    @Test func theDashboardFileListIsTheFolder() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(APIDocument.json.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let get = try #require(paths["/ui/{file}"]?["get"] as? [String: Any])
+        let parameter = try #require((get["parameters"] as? [[String: Any]])?.first)
+        let listed = try #require((parameter["schema"] as? [String: Any])?["enum"] as? [String])
+        let folder = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Dashboard").path)
+            .filter { !$0.hasPrefix(".") }
+        #expect(listed.sorted() == folder.sorted())
+        #expect(DashboardFiles.names == folder.sorted())
+    }
 }

@@ -389,7 +389,8 @@ public final class HistoryWriter: Service, Sendable {
         try await lane.command(["XACK", broker.keys.events, options.group] + ids)
     }
 
-    static func entries(_ value: RedisValue) -> [HistoryEvent] {
+    /// Stream entries (an XRANGE/XREAD reply's list) as events: the one decoder of `{ns}:events`.
+    public static func entries(_ value: RedisValue) -> [HistoryEvent] {
         (value.array ?? []).compactMap { row in
             guard let parts = row.array, parts.count == 2, let id = parts[0].string else { return nil }
             return HistoryEvent(id: id, fields: parts[1].fieldMap ?? [:])

@@ -1,0 +1,84 @@
+// Small DOM helpers shared by the pages: element building, times, states, errors in words.
+
+/** Creates an element: el("td", { class: "num" }, "text", child…). */
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Shows a message in words at the bottom right for a few seconds. */
+export function notify(text, kind = "error") {
+  const box = document.getElementById("errors");
+  const item = el("div", { class: "message " + kind }, text);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 8000 : 3000);
+}
+
+/** Runs an action, showing its error in words. */
+export async function attempt(action, success) {
+  try {
+    const result = await action();
+    if (success) notify(success, "info");
+    return result;
+  } catch (error) {
+    notify(error.message || String(error));
+    return undefined;
+  }
+}
+
+export function time(value) {
+  if (!value) return "";
+  const date = new Date(value);
+  return isNaN(date) ? String(value) : date.toLocaleString();
+}
+
+export function age(milliseconds) {
+  if (milliseconds === undefined || milliseconds === null) return "";
+  const seconds = Math.round(milliseconds / 1000);
+  if (seconds < 60) return seconds + " s";
+  if (seconds < 3600) return Math.round(seconds / 60) + " min";
+  return (seconds / 3600).toFixed(1) + " h";
+}
+
+export function duration(milliseconds) {
+  if (milliseconds === undefined || milliseconds === null || isNaN(milliseconds)) return "–";
+  if (milliseconds < 1000) return Math.round(milliseconds) + " ms";
+  return (milliseconds / 1000).toFixed(milliseconds < 10000 ? 2 : 1) + " s";
+}
+
+export function stateChip(state) {
+  return el("span", { class: "state state-" + (state || "unknown") }, state || "–");
+}
+
+export function jobLink(id) {
+  return el("a", { href: "#/jobs/" + encodeURIComponent(id), class: "mono" }, id);
+}
+
+export function pretty(value) {
+  return el("pre", {}, value === undefined || value === null ? "null" : JSON.stringify(value, null, 2));
+}
+
+/** A table with a header row; `rows` are arrays of cells (nodes or text). */
+export function table(headings, rows, options = {}) {
+  return el("table", { "aria-label": options.label },
+    el("thead", {}, el("tr", {}, headings.map((h) => el("th", { scope: "col", class: h.num ? "num" : null }, h.text ?? h)))),
+    el("tbody", {}, rows));
+}
+
+export function card(label, value, id) {
+  return el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value", id }, value));
+}
+
+export function number(value) {
+  return value === undefined || value === null ? "–" : Number(value).toLocaleString();
+}

@@ -1,0 +1,270 @@
+import Conveyor
+import ConveyorHistory
+import Foundation
+import Logging
+import RedisClient
+import ServiceLifecycle
+import Synchronization
+
+/// Settings of the live event feed.
+public struct EventHubOptions: Sendable {
+    /// Job events one socket may have queued before further ones are dropped for it (a `gap`).
+    public var bufferCapacity: Int
+    /// A socket whose buffer stays full this long is closed with 1008.
+    public var closeAfter: Duration
+    /// How long one XREAD waits for new entries (short, so shutdown is prompt).
+    public var blockMilliseconds: Int
+    /// Entries read per XREAD (and per page of a `since` replay).
+    public var batch: Int
+    /// Job identities (type, queue, priority) remembered for events that do not carry them.
+    public var identityCacheSize: Int
+    /// How often stats messages go out.
+    public var statsInterval: Duration
+
+    public init(
+        bufferCapacity: Int = 2_048, closeAfter: Duration = .seconds(30), blockMilliseconds: Int = 1_000, batch: Int = 1_000,
+        identityCacheSize: Int = 100_000, statsInterval: Duration = .seconds(1)
+    ) {
+        self.bufferCapacity = bufferCapacity
+        self.closeAfter = closeAfter
+        self.blockMilliseconds = blockMilliseconds
+        self.batch = batch
+        self.identityCacheSize = identityCacheSize
+        self.statsInterval = statsInterval
+    }
+}
+
+/// The live feed behind `GET /v1/events`: one reader of `{ns}:events` per server process (XREAD on a
+/// Redis connection and thread of its own) fanned out to every subscribed socket through bounded
+/// per-socket buffers, plus one stats computation a second shared by every socket that wants stats.
+/// A ServiceLifecycle service: it runs while the server runs and ends every subscription on shutdown.
+public final class EventHub: Service, Sendable {
+    static let encoder = JSONBodyEncoder(nilStyle: .omit)
+
+    let broker: Broker
+    let options: EventHubOptions
+    let logger: Logger
+    private let subscribers = Mutex<[Int: EventSubscriber]>([:])
+    private let nextID = Atomic<Int>(0)
+    private let identities: Mutex<IdentityCache>
+    /// Totals (succeeded, failed) sampled once a second, for the 10 s rates.
+    private let samples = Mutex<[(at: ContinuousClock.Instant, succeeded: Int, failed: Int)]>([])
+    private let stopping = Atomic<Bool>(false)
+    /// How a stats message is computed; the API sets it (queue bodies live in ConveyorServer).
+    let statsSource: @Sendable () async throws -> (BrokerStats, [String: QueueBody], Int)
+
+    init(
+        broker: Broker, options: EventHubOptions, logger: Logger,
+        statsSource: @escaping @Sendable () async throws -> (BrokerStats, [String: QueueBody], Int)
+    ) {
+        self.broker = broker
+        self.options = options
+        self.logger = logger
+        self.identities = Mutex(IdentityCache(capacity: options.identityCacheSize))
+        self.statsSource = statsSource
+    }
+
+    /// Sockets subscribed now.
+    public var subscriberCount: Int { subscribers.withLock { $0.count } }
+
+    /// Registers a socket. Live events reach it from now on; replay `since` with `replay`.
+    func subscribe(_ filter: EventFilter) -> (id: Int, subscriber: EventSubscriber) {
+        let subscriber = EventSubscriber(filter: filter, capacity: options.bufferCapacity, closeAfter: options.closeAfter)
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        subscribers.withLock { $0[id] = subscriber }
+        if stopping.load(ordering: .acquiring) { subscriber.finish(.shutdown) }
+        return (id, subscriber)
+    }
+
+    func unsubscribe(_ id: Int) {
+        let subscriber = subscribers.withLock { $0.removeValue(forKey: id) }
+        subscriber?.finish(.shutdown)
+    }
+
+    // MARK: running
+
+    public func run() async throws {
+        let lane = RedisPool(configuration: broker.pool.configuration, size: 1, name: "conveyor-events")
+        defer { lane.close() }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.readLoop(lane: lane) }
+                group.addTask { await self.statsLoop() }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        stop()
+    }
+
+    /// Ends every subscription (sockets close with 1001) and stops the loops.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        for subscriber in subscribers.withLock({ Array($0.values) }) { subscriber.finish(.shutdown) }
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) || Task.isCancelled }
+
+    /// XREAD from the stream's end, in order, handing every batch to the subscribers.
+    private func readLoop(lane: RedisPool) async {
+        var last: StreamPosition?
+        var failures = 0
+        while !isStopping {
+            do {
+                // Reads on without subscribers (decoding nothing), so a socket that subscribes and
+                // replays `since` finds every later entry either in its replay or in the live feed.
+                if last == nil { last = try await streamEnd(lane: lane) }
+                let events = try await read(lane: lane, after: last!)
+                failures = 0
+                guard let final = events.last, let position = StreamPosition(final.id) else { continue }
+                last = position
+                if subscriberCount > 0 { deliver(try await messages(events, pool: broker.pool)) }
+            } catch {
+                if isStopping { break }
+                failures += 1
+                if failures == 1 { logger.error("event feed: reading the stream failed", metadata: ["error": .string("\(error)")]) }
+                try? await Task.sleep(for: .milliseconds(min(2_000, 100 * failures)))
+            }
+        }
+    }
+
+    /// The id of the stream's last entry (0-0 when empty).
+    private func streamEnd(lane: RedisPool) async throws -> StreamPosition {
+        let reply = try await lane.command("XREVRANGE", broker.keys.events, "+", "-", "COUNT", "1").throwingServerError()
+        return reply.array?.first?.array?.first?.string.flatMap { StreamPosition($0) } ?? .zero
+    }
+
+    private func read(lane: RedisPool, after position: StreamPosition) async throws -> [HistoryEvent] {
+        let arguments: [[UInt8]] = [
+            "XREAD", "COUNT", String(options.batch), "BLOCK", String(options.blockMilliseconds), "STREAMS", broker.keys.events,
+            position.description,
+        ].map { Array($0.utf8) }
+        let block = options.blockMilliseconds
+        let reply = try await lane.withConnection { connection in
+            try connection.send(arguments, timeoutMilliseconds: block + connection.configuration.commandTimeoutMilliseconds)
+                .throwingServerError()
+        }
+        guard let streams = reply.array, let first = streams.first?.array, first.count == 2 else { return [] }
+        return HistoryWriter.entries(first[1])
+    }
+
+    /// Up to `batch` entries after `position` (XRANGE, exclusive start), for a `since` replay.
+    func page(after position: StreamPosition) async throws -> [HistoryEvent] {
+        let reply = try await broker.pool.command(
+            "XRANGE", broker.keys.events, "(" + position.description, "+", "COUNT", String(options.batch)
+        ).throwingServerError()
+        return HistoryWriter.entries(reply)
+    }
+
+    /// Feed messages for stream entries, each with the job's type, queue and priority (from the
+    /// entry, the cache, or the job hash in one pipelined round trip for the ones unknown).
+    func messages(_ events: [HistoryEvent], pool: RedisPool) async throws -> [(JobEventMessage, EventFrame)] {
+        var missing: [String] = []
+        identities.withLock { cache in
+            for event in events {
+                guard let job = event.job else { continue }
+                if let identity = JobEventMessage.identity(of: event) {
+                    cache.insert(job, identity)
+                } else if cache[job] == nil {
+                    missing.append(job)
+                }
+            }
+        }
+        if !missing.isEmpty {
+            let unique = Array(Set(missing))
+            let replies = try await pool.pipeline(unique.map { ["HMGET", broker.keys.job($0), "type", "queue", "priority"] })
+            identities.withLock { cache in
+                for (job, reply) in zip(unique, replies) {
+                    let values = reply.array ?? []
+                    guard values.count == 3, let type = values[0].string else { continue }
+                    cache.insert(job, JobIdentity(type: type, queue: values[1].string, priority: values[2].string))
+                }
+            }
+        }
+        return identities.withLock { cache in
+            events.compactMap { event -> (JobEventMessage, EventFrame)? in
+                guard let message = JobEventMessage(event, identity: event.job.flatMap { cache[$0] }),
+                    let text = try? Self.encoder.string(message)
+                else { return nil }
+                return (message, EventFrame(text: text, position: StreamPosition(message.seq)))
+            }
+        }
+    }
+
+    private func deliver(_ messages: [(JobEventMessage, EventFrame)]) {
+        guard !messages.isEmpty else { return }
+        let now = ContinuousClock.now
+        for subscriber in subscribers.withLock({ Array($0.values) }) {
+            let frames = messages.compactMap { subscriber.filter.matches($0.0) ? $0.1 : nil }
+            if !frames.isEmpty { subscriber.offer(events: frames, now: now) }
+        }
+    }
+
+    // MARK: stats
+
+    private func statsLoop() async {
+        var failures = 0
+        while !isStopping {
+            let started = ContinuousClock.now
+            let all = subscribers.withLock { Array($0.values) }
+            for subscriber in all { subscriber.check(now: started) }
+            let wanting = all.filter { $0.filter.kinds.contains(.stats) }
+            if !wanting.isEmpty {
+                do {
+                    let frame = EventFrame(text: try Self.encoder.string(try await statsMessage()))
+                    for subscriber in wanting { subscriber.offer(stats: frame) }
+                    failures = 0
+                } catch {
+                    failures += 1
+                    if failures == 1 { logger.error("event feed: stats failed", metadata: ["error": .string("\(error)")]) }
+                }
+            } else {
+                samples.withLock { $0.removeAll() }
+            }
+            let left = options.statsInterval - (ContinuousClock.now - started)
+            if left > .zero { try? await Task.sleep(for: left) }
+        }
+    }
+
+    /// The stats message now, with rates over the samples of the last 10 s.
+    func statsMessage() async throws -> StatsMessage {
+        let (stats, queues, workers) = try await statsSource()
+        let now = ContinuousClock.now
+        let succeeded = stats.totals["succeeded"] ?? 0
+        let failed = stats.totals["failed"] ?? 0
+        let (perSecondSucceeded, perSecondFailed) = samples.withLock { samples -> (Double, Double) in
+            samples.append((now, succeeded, failed))
+            samples.removeAll { now - $0.at > .milliseconds(10_500) }
+            guard let first = samples.first, samples.count > 1 else { return (0, 0) }
+            let span = (now - first.at) / .seconds(1)
+            guard span > 0 else { return (0, 0) }
+            return (Double(max(0, succeeded - first.succeeded)) / span, Double(max(0, failed - first.failed)) / span)
+        }
+        return StatsMessage(
+            at: Date(), queues: queues, delayed: stats.delayed, running: stats.running, dead: stats.dead,
+            succeededPerSecond: (perSecondSucceeded * 100).rounded() / 100, failedPerSecond: (perSecondFailed * 100).rounded() / 100,
+            workersOnline: workers, totals: stats.totals)
+    }
+}
+
+/// Job id → identity, bounded: two generations, the older dropped whole when the newer fills.
+struct IdentityCache {
+    let capacity: Int
+    private var current: [String: JobIdentity] = [:]
+    private var previous: [String: JobIdentity] = [:]
+
+    init(capacity: Int) { self.capacity = max(2, capacity) }
+
+    subscript(job: String) -> JobIdentity? {
+        current[job] ?? previous[job]
+    }
+
+    mutating func insert(_ job: String, _ identity: JobIdentity) {
+        current[job] = identity
+        if current.count >= capacity / 2 {
+            previous = current
+            current = [:]
+        }
+    }
+}

@@ -1,0 +1,330 @@
+import Conveyor
+import ConveyorServer
+import ConveyorTestSupport
+import Foundation
+import HummingbirdWSClient
+import Logging
+import RedisClient
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a test socket saw: its text frames (parsed as JSON when read), and the close code.
+final class SocketLog: Sendable {
+    private let state = Mutex<(texts: [String], close: Int?, ended: Bool)>(([], nil, false))
+
+    var messages: [[String: Any]] {
+        state.withLock { $0.texts }.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+    var jobs: [[String: Any]] { messages.filter { $0["kind"] as? String == "job" } }
+    var closeCode: Int? { state.withLock { $0.close } }
+    var ended: Bool { state.withLock { $0.ended } }
+
+    func append(_ text: String) { state.withLock { $0.texts.append(text) } }
+
+    func end(_ code: Int?) {
+        state.withLock {
+            $0.close = code
+            $0.ended = true
+        }
+    }
+}
+
+/// Opens `GET /v1/events?query` on `server` with `key` (header) while `body` runs; `pauseReading`
+/// holds off reading until it returns true (a slow client).
+func withSocket<T>(
+    _ server: APIServer, query: String = "", key: String? = Keys.read, pauseReading: (@Sendable () -> Bool)? = nil,
+    _ body: (SocketLog) async throws -> T
+) async throws -> T {
+    let log = SocketLog()
+    let before = server.subscribers
+    var configuration = WebSocketClientConfiguration()
+    if let key { configuration.additionalHeaders[.authorization] = "Bearer " + key }
+    let url = "ws://127.0.0.1:\(server.port)/v1/events" + (query.isEmpty ? "" : "?" + query)
+    let task = Task {
+        do {
+            let close = try await WebSocketClient.connect(url: url, configuration: configuration, logger: quietLogger) { inbound, _, _ in
+                if let pauseReading { while !pauseReading() { try await Task.sleep(for: .milliseconds(20)) } }
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { log.append(text) }
+                }
+            }
+            log.end(close.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) })
+        } catch {
+            log.end(-1)
+        }
+    }
+    defer { task.cancel() }
+    // Connected once the server counts the subscription (or the client gave up).
+    try await eventually("the socket did not connect") { server.subscribers > before || log.ended }
+    return try await body(log)
+}
+
+/// The HTTP status of a WebSocket handshake (`curl` sends the upgrade headers; a 101 is cut short).
+func handshakeStatus(_ server: APIServer, _ query: String, key: String? = nil) throws -> Int {
+    var arguments = [
+        "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+        "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ]
+    if let key { arguments += ["-H", "Authorization: Bearer " + key] }
+    arguments.append("http://127.0.0.1:\(server.port)/v1/events" + (query.isEmpty ? "" : "?" + query))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    process.waitUntilExit()
+    return Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+}
+
+func expectHandshake(
+    _ server: APIServer, _ query: String, key: String? = nil, _ status: Int, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    let got = try handshakeStatus(server, query, key: key)
+    #expect(got == status, "handshake ?\(query) with key \(key ?? "none"): \(got)", sourceLocation: sourceLocation)
+}
+
+/// A WebSocket client that completes the handshake on a plain TCP socket (small receive buffer) and
+/// then reads nothing until told to: the slowest client there is.
+final class StalledSocket {
+    let descriptor: Int32
+
+    init(port: Int, path: String, key: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4_096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw CancellationError() }
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer \(key)\r\n\r\n"
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// Reads everything until the server closes; returns the close code of the last close frame.
+    func drain() -> Int? {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            data += buffer[0..<count]
+        }
+        // The close frame: opcode 0x88, length, then the code (2 bytes); find the last one.
+        var index = data.count - 2
+        while index >= 0 {
+            if data[index] == 0x88, index + 3 < data.count, Int(data[index + 1]) >= 2, Int(data[index + 1]) < 126,
+                index + 2 + Int(data[index + 1]) == data.count
+            {
+                return Int(data[index + 2]) << 8 | Int(data[index + 3])
+            }
+            index -= 1
+        }
+        return nil
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// Every stream id of the namespace's event stream after `position`, in order.
+func streamIDs(_ broker: Broker, after position: String = "0-0") async throws -> [String] {
+    let reply = try await broker.pool.command("XRANGE", broker.keys.events, "(" + position, "+")
+    return (reply.array ?? []).compactMap { $0.array?.first?.string }
+}
+
+@Suite("Event feed: GET /v1/events over a real WebSocket")
+struct EventFeedTests {
+    @Test func refusesBadKeysAndTokensAtTheHandshake() async throws {
+        try await withAPI { servers in
+            let server = servers[0]
+            // hummingbird-websocket answers every refused upgrade with 400 and no body (its
+            // HTTP1WebSocketUpgradeChannel does not let the router answer); never 101.
+            try expectHandshake(server, "", 400)
+            try expectHandshake(server, "", key: "wrong-key-000", 400)
+            try expectHandshake(server, "token=not-a-token", 400)
+            try expectHandshake(server, "kinds=nope", key: Keys.read, 400)
+            try expectHandshake(server, "since=yesterday", key: Keys.read, 400)
+            try expectHandshake(server, "", key: Keys.read, 101)
+            // A plain GET is told to upgrade.
+            expectProblem(try await server.client.with(key: Keys.read).get("/v1/events"), 426)
+            expectProblem(try await server.client.with(key: nil).get("/v1/events"), 401)
+
+            // A token opens one socket, once.
+            let reply = try await server.client.with(key: Keys.read).post("/v1/events/token")
+            #expect(reply.status == 201)
+            let token = try #require(reply.json["token"] as? String)
+            #expect(reply.json["expires_at"] is String)
+            try expectHandshake(server, "token=" + token, 101)
+            try expectHandshake(server, "token=" + token, 400)
+            // Without the upgrade headers the same checks answer in words.
+            expectProblem(try await server.client.with(key: nil).get("/v1/events?token=" + token), 401)
+            expectProblem(try await server.client.with(key: nil).post("/v1/events/token"), 401)
+        }
+    }
+
+    @Test func relaysJobTransitionsAndStats() async throws {
+        try await withAPI(worker: true) { servers in
+            let server = servers[0]
+            try await withSocket(server) { log in
+                try await eventually("no stats message") { log.messages.contains { $0["kind"] as? String == "stats" } }
+                let ok = try await server.broker.enqueue(EnqueueRequest(type: "echo", payload: #"{"a":1}"#, priority: .high))
+                let failing = try await server.broker.enqueue(
+                    EnqueueRequest(type: "fail", payload: #"{"times":5}"#, maxAttempts: 2, retryPolicy: .fixed(milliseconds: 50)))
+                try await eventually(timeout: 20, "events missing") {
+                    log.jobs.contains { $0["id"] as? String == ok.id && $0["event"] as? String == "succeeded" }
+                        && log.jobs.contains { $0["id"] as? String == failing.id && $0["event"] as? String == "dead" }
+                }
+                let okEvents = log.jobs.filter { $0["id"] as? String == ok.id }
+                #expect(okEvents.map { $0["event"] as? String } == ["enqueued", "started", "succeeded"])
+                for event in okEvents {
+                    #expect(event["type"] as? String == "echo")
+                    #expect(event["queue"] as? String == "default")
+                    #expect(event["priority"] as? String == "high")
+                    #expect((event["seq"] as? String)?.contains("-") == true)
+                    #expect((event["at"] as? String)?.hasSuffix("Z") == true)
+                    #expect(event["error"] == nil, "absent fields are omitted")
+                }
+                #expect(okEvents.map { $0["state"] as? String } == ["queued", "running", "succeeded"])
+                #expect(okEvents[1]["attempt"] as? Int == 1 && okEvents[1]["worker"] is String)
+                let retrying = try #require(log.jobs.first { $0["id"] as? String == failing.id && $0["event"] as? String == "retrying" })
+                #expect(retrying["type"] as? String == "fail" && (retrying["error"] as? String)?.isEmpty == false)
+                #expect(retrying["attempt"] as? Int == 1)
+
+                let stats = try #require(log.messages.last { $0["kind"] as? String == "stats" })
+                #expect(stats["workers_online"] as? Int == 1)
+                #expect(stats["queues"] is [String: Any] && stats["totals"] is [String: Any])
+                for field in ["delayed", "running", "dead", "succeeded_per_second", "failed_per_second"] {
+                    #expect(stats[field] != nil, "stats lacks \(field)")
+                }
+            }
+        }
+    }
+
+    @Test func filtersByKindTypeQueueJobAndState() async throws {
+        try await withAPI(worker: true) { servers in
+            let server = servers[0]
+            try await withSocket(server, query: "kinds=stats") { statsOnly in
+                try await withSocket(server, query: "kinds=job&type=math") { mathOnly in
+                    try await withSocket(server, query: "kinds=job&queue=mail&states=succeeded") { mailDone in
+                        let target = try await server.broker.enqueue(EnqueueRequest(type: "echo", queue: "mail"))
+                        try await withSocket(server, query: "job=" + target.id + "&since=0-0") { oneJob in
+                            _ = try await server.broker.enqueue(EnqueueRequest(type: "math", payload: #"{"op":"add","a":1,"b":2}"#))
+                            _ = try await server.broker.enqueue(EnqueueRequest(type: "echo"))
+                            _ = try await server.broker.enqueue(EnqueueRequest(type: "noop", queue: "mail"))
+                            try await eventually(timeout: 20, "filtered events missing") {
+                                mathOnly.jobs.count >= 3 && mailDone.jobs.count >= 2 && oneJob.jobs.count >= 3
+                                    && statsOnly.messages.count >= 2
+                            }
+                            try await Task.sleep(for: .milliseconds(300))
+                            #expect(statsOnly.messages.allSatisfy { $0["kind"] as? String == "stats" })
+                            #expect(mathOnly.jobs.count == 3 && mathOnly.jobs.allSatisfy { $0["type"] as? String == "math" })
+                            #expect(!mathOnly.messages.contains { $0["kind"] as? String == "stats" })
+                            #expect(
+                                mailDone.jobs.count == 2
+                                    && mailDone.jobs.allSatisfy {
+                                        $0["queue"] as? String == "mail" && $0["state"] as? String == "succeeded"
+                                    })
+                            #expect(oneJob.jobs.map { $0["id"] as? String } == Array(repeating: target.id, count: 3))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func resumesSinceWithoutHolesOrDuplicates() async throws {
+        try await withAPI { servers in
+            let server = servers[0]
+            _ = try await server.broker.enqueue(batch: (0..<300).map { _ in EnqueueRequest(type: "noop") })
+            let before = try await streamIDs(server.broker)
+            let since = before[100]
+            // Enqueue while the socket replays, so the switch from replay to live happens under load.
+            let writer = Task {
+                for _ in 0..<40 {
+                    _ = try await server.broker.enqueue(batch: (0..<25).map { _ in EnqueueRequest(type: "noop") })
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            try await withSocket(server, query: "kinds=job&since=" + since) { log in
+                try await writer.value
+                let expected = try await streamIDs(server.broker, after: since)
+                #expect(expected.count == 199 + 1_000)
+                try await eventually(timeout: 20, "the socket did not catch up") { log.jobs.count >= expected.count }
+                try await Task.sleep(for: .milliseconds(300))
+                let received = log.jobs.compactMap { $0["seq"] as? String }
+                #expect(received == expected, "received \(received.count), expected \(expected.count)")
+            }
+        }
+    }
+
+    @Test func aSlowClientGetsAGapAndCanResume() async throws {
+        let reading = Atomic<Bool>(false)
+        try await withAPI(events: EventHubOptions(bufferCapacity: 50, closeAfter: .seconds(120))) { servers in
+            let server = servers[0]
+            let first = try await streamIDs(server.broker).last ?? "0-0"
+            try await withSocket(server, query: "kinds=job", pauseReading: { reading.load(ordering: .relaxed) }) { log in
+                try await Task.sleep(for: .milliseconds(300))
+                // Far more than the socket's buffer plus what TCP holds for it.
+                let payload = "\"" + String(repeating: "x", count: 2_000) + "\""
+                for _ in 0..<20 {
+                    _ = try await server.broker.enqueue(batch: (0..<1_000).map { _ in EnqueueRequest(type: "noop", payload: payload) })
+                }
+                let total = try await streamIDs(server.broker, after: first).count
+                try await Task.sleep(for: .milliseconds(500))
+                reading.store(true, ordering: .relaxed)
+                // Every event is either received or counted in a gap.
+                try await eventually(timeout: 60, "the socket did not account for every event") {
+                    let messages = log.messages
+                    let missed = messages.compactMap { $0["kind"] as? String == "gap" ? $0["missed"] as? Int : nil }.reduce(0, +)
+                    return messages.filter { $0["kind"] as? String == "job" }.count + missed == total
+                }
+                let messages = log.messages
+                let gaps = messages.enumerated().filter { $0.element["kind"] as? String == "gap" }
+                #expect(!gaps.isEmpty)
+                for (index, gap) in gaps {
+                    // A gap resumes after the last event sent before it.
+                    let previous = messages[..<index].last { $0["kind"] as? String == "job" }
+                    #expect(gap["resume"] as? String == previous?["seq"] as? String)
+                }
+                // Reconnecting with since=resume brings exactly the events after it.
+                let (firstIndex, firstGap) = try #require(gaps.first)
+                let resume = try #require(firstGap["resume"] as? String)
+                let sentBefore = messages[..<firstIndex].filter { $0["kind"] as? String == "job" }.count
+                try await withSocket(server, query: "kinds=job&since=" + resume) { again in
+                    try await eventually(timeout: 60, "replay incomplete") { again.jobs.count >= total - sentBefore }
+                    let expected = try await streamIDs(server.broker, after: resume)
+                    #expect(again.jobs.compactMap { $0["seq"] as? String } == expected)
+                }
+            }
+        }
+    }
+
+    @Test func aClientThatNeverReadsIsClosedWith1008() async throws {
+        try await withAPI(events: EventHubOptions(bufferCapacity: 20, closeAfter: .milliseconds(500), batch: 10)) { servers in
+            let server = servers[0]
+            let stalled = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
+            try await eventually("the socket did not connect") { server.subscribers == 1 }
+            // Frames are ~200 bytes: 60,000 of them overflow what TCP holds for the socket, after
+            // which the server's writes wait, its buffer fills and stays full.
+            for _ in 0..<60 {
+                _ = try await server.broker.enqueue(batch: (0..<1_000).map { _ in EnqueueRequest(type: "noop") })
+                if server.subscribers == 0 { break }
+            }
+            try await eventually(timeout: 30, "the stalled socket was not dropped") { server.subscribers == 0 }
+            // The server was not stalled meanwhile.
+            #expect(try await server.client.get("/v1/queues").status == 200)
+            let code = await Task.detached { stalled.drain() }.value
+            #expect(code == 1008)
+        }
+    }
+}
