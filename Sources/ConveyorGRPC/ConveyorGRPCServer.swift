@@ -15,13 +15,13 @@ public struct ConveyorGRPCServer: Service {
 
     /// - Parameters:
     ///   - host, port: where to listen (port 0 picks a free one, reported to `onListening`).
-    ///   - watch: the event feed for `WatchEvents` (nil: that RPC answers UNIMPLEMENTED).
+    ///   - watch: the event feed for `WatchEvents` (nil: `EventWatch`, the API's own feed).
     public init(
         api: ConveyorAPI, host: String, port: Int, watch: (any EventWatching)? = nil, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let services: [any RegistrableRPCService] = [
-            ConveyorService(api: api, watch: watch), HealthService(api: api),
+            ConveyorService(api: api, watch: watch ?? EventWatch(api: api)), HealthService(api: api),
             try ReflectionService(services: [
                 Conveyor_V1_Conveyor.descriptor.fullyQualifiedService, Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
                 Grpc_Reflection_V1alpha_ServerReflection.descriptor.fullyQualifiedService,

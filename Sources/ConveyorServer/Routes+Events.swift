@@ -136,13 +136,64 @@ extension ConveyorAPI {
 
     /// Sends the stream's entries after `since` that match the filter, page by page, until the page
     /// reaches the live events the socket already buffers (the buffer skips what was replayed).
+    /// How a relay of the feed ended.
+    public enum RelayEnd: Sendable { case tooSlow, shutdown, writerFailed }
+
+    /// The feed `filter` selects, as JSON text messages (the WebSocket frames), handed to `write` one at
+    /// a time: first the replay from `filter.since`, then live, through a bounded buffer of its own (a
+    /// `gap` message when it falls behind). For front ends other than the WebSocket (gRPC
+    /// `WatchEvents`). Returns when the reader stayed too slow, the server shuts down, `write` throws,
+    /// or the calling task is cancelled.
+    public func relayEvents(filter: EventFilter, write: @escaping @Sendable (String) async throws -> Void) async -> RelayEnd {
+        let (id, subscriber) = events.subscribe(filter)
+        defer { events.unsubscribe(id) }
+        return await withTaskGroup(of: RelayEnd?.self) { group in
+            group.addTask {
+                await subscriber.waitUntilTooSlow()
+                return .tooSlow
+            }
+            group.addTask {
+                await withTaskCancellationHandler {
+                    do {
+                        if let since = filter.since, filter.kinds.contains(.job) {
+                            try await self.replay(since: since, filter: filter, subscriber: subscriber) { try await write($0) }
+                        }
+                        while true {
+                            switch await subscriber.next() {
+                            case .success(let frames):
+                                for frame in frames { try await write(frame.text) }
+                            case .failure(.tooSlow):
+                                return .tooSlow
+                            case .failure(.shutdown):
+                                return .shutdown
+                            }
+                        }
+                    } catch {
+                        return .writerFailed
+                    }
+                } onCancel: {
+                    subscriber.finish(.shutdown)
+                }
+            }
+            let end = await group.next() ?? nil
+            group.cancelAll()
+            return end ?? .shutdown
+        }
+    }
+
     func replay(since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, outbound: WebSocketOutboundWriter) async throws {
+        try await replay(since: since, filter: filter, subscriber: subscriber) { try await outbound.write(.text($0)) }
+    }
+
+    func replay(
+        since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: (String) async throws -> Void
+    ) async throws {
         var position = since
         while true {
             let entries = try await events.page(after: position)
             guard let last = entries.last, let lastPosition = StreamPosition(last.id) else { return }
             for (message, frame) in try await events.messages(entries, pool: broker.pool) where filter.matches(message) {
-                try await outbound.write(.text(frame.text))
+                try await write(frame.text)
             }
             subscriber.replayed(through: lastPosition)
             position = lastPosition

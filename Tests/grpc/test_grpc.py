@@ -281,3 +281,67 @@ def test_update_a_pending_job(stub):
     eventually(lambda: stub.GetJob(pb.GetJobRequest(id=done.id), metadata=auth()).job.state == pb.JOB_STATE_SUCCEEDED, what="done")
     assert code_of(stub.UpdateJob, pb.UpdateJobRequest(id=done.id, max_attempts=2), metadata=auth())[0] == \
         grpc.StatusCode.FAILED_PRECONDITION
+
+
+def collect(stream, count, timeout=30.0):
+    """The first `count` messages of a server stream, read on a thread (so the test cannot hang)."""
+    import threading
+    got, done = [], threading.Event()
+
+    def read():
+        try:
+            for message in stream:
+                got.append(message)
+                if len(got) >= count:
+                    break
+        except grpc.RpcError:
+            pass
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    done.wait(timeout)
+    stream.cancel()
+    return got
+
+
+def test_watch_events_filters_and_resumes(stub):
+    queue = "grpc"  # served by the test's worker, and used by no other test
+    live = stub.WatchEvents(pb.WatchEventsRequest(kinds=["job"], queue=queue), metadata=auth(READ))
+    time.sleep(0.5)
+    ids = [stub.Enqueue(pb.EnqueueRequest(type="noop", queue=queue), metadata=auth()).id for _ in range(3)]
+    stub.Enqueue(pb.EnqueueRequest(type="noop", queue=queue_name()), metadata=auth())  # another queue: filtered out
+    # enqueued + started + succeeded for each job.
+    events = [e.job for e in collect(live, 9)]
+    assert len(events) == 9 and {e.id for e in events} == set(ids) and all(e.queue == queue for e in events)
+    assert [e.event for e in events if e.id == ids[0]] == ["enqueued", "started", "succeeded"]
+    assert all(e.seq and e.time.seconds > 0 for e in events)
+    # Resume after the first: exactly the rest, in order, no duplicate.
+    again = collect(stub.WatchEvents(pb.WatchEventsRequest(kinds=["job"], queue=queue, since=events[0].seq), metadata=auth(READ)), 8)
+    assert [e.job.seq for e in again] == [e.seq for e in events[1:]]
+    # Filters: one job, one state.
+    one = collect(stub.WatchEvents(pb.WatchEventsRequest(job=ids[1], states=[pb.JOB_STATE_SUCCEEDED], since="0-0"),
+                                   metadata=auth(READ)), 1)
+    assert one and one[0].job.id == ids[1] and one[0].job.event == "succeeded"
+    stats = collect(stub.WatchEvents(pb.WatchEventsRequest(kinds=["stats"]), metadata=auth(READ)), 1, timeout=5)
+    assert stats and stats[0].WhichOneof("kind") == "stats" and stats[0].stats.workers_online >= 1
+    bad = stub.WatchEvents(pb.WatchEventsRequest(kinds=["nope"]), metadata=auth(READ))
+    with pytest.raises(grpc.RpcError) as error:
+        next(bad)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as error:
+        next(stub.WatchEvents(pb.WatchEventsRequest(), metadata=auth("no-such-key-here")))
+    assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_reader_that_never_reads_does_not_stall_the_server(stub):
+    never = stub.WatchEvents(pb.WatchEventsRequest(kinds=["job"]), metadata=auth(READ))
+    queue = "grpc"
+    for _ in range(4):
+        stub.EnqueueBatch(pb.EnqueueBatchRequest(jobs=[pb.EnqueueRequest(type="noop", queue=queue) for _ in range(500)]),
+                          metadata=auth())
+    start = time.time()
+    status, _ = http("GET", "/v1/queues", key=READ)
+    assert status == 200 and time.time() - start < 5
+    eventually(lambda: {q.name: q for q in stub.ListQueues(pb.ListQueuesRequest(), metadata=auth()).queues}
+               .get(queue, pb.Queue(high=1)).normal == 0, timeout=60, what="the 2,000 jobs to run")
+    never.cancel()
