@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "ConveyorHistory", targets: ["ConveyorHistory"]),
         .library(name: "ConveyorServer", targets: ["ConveyorServer"]),
+        .library(name: "ConveyorHTTPJob", targets: ["ConveyorHTTPJob"]),
         .executable(name: "conveyor", targets: ["conveyor"]),
     ],
     dependencies: [
@@ -25,6 +26,8 @@ let package = Package(
         // only adds URL-encoded forms.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The `http` job type's client (pooled connections, deadlines, streamed bodies).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian, through system-library targets.
@@ -84,10 +87,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The `http` job type on async-http-client: kept out of `Conveyor` so the core does not pull in NIO.
+        .target(
+            name: "ConveyorHTTPJob",
+            dependencies: [
+                "Conveyor",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
-                "Conveyor", "ConveyorHistory", "ConveyorServer",
+                "Conveyor", "ConveyorHistory", "ConveyorServer", "ConveyorHTTPJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -124,6 +136,14 @@ let package = Package(
         .testTarget(
             name: "ConveyorServerTests",
             dependencies: ["ConveyorServer", "Conveyor", "ConveyorHistory", "RedisClient", "ConveyorTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorHTTPJobTests",
+            dependencies: [
+                "ConveyorHTTPJob", "Conveyor", "ConveyorTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
