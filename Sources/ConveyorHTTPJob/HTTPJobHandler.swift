@@ -12,8 +12,9 @@ import NIOHTTP1
 ///   by default).
 /// - `timeout_ms` (default 30,000) is a deadline for the whole call: connect, send, answer and body.
 ///   Past it the request is cancelled and the attempt fails with `no complete answer within N ms`.
-/// - The body is read up to `maxBodyBytes` (64 KiB) and the rest is not downloaded: memory does not
-///   grow with the response, and the result's `body` holds that prefix (as UTF-8 text).
+/// - The body is read up to `maxBodyBytes` (64 KiB), then the request is dropped (its connection
+///   closed) instead of downloading the rest: memory does not grow with the response, and the result's
+///   `body` holds that prefix (as UTF-8 text).
 /// - Cancelling the attempt (job cancelled, attempt timeout, shutdown) cancels the request.
 public struct HTTPJobHandler: Sendable {
     /// The most bytes of a response body kept (and read).
