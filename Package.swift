@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ConveyorHistory", targets: ["ConveyorHistory"]),
         .library(name: "ConveyorServer", targets: ["ConveyorServer"]),
         .library(name: "ConveyorGRPC", targets: ["ConveyorGRPC"]),
+        .library(name: "ConveyorHTTPJob", targets: ["ConveyorHTTPJob"]),
         .executable(name: "conveyor", targets: ["conveyor"]),
     ],
     dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         // Build time only: the Embed tool turns API/openapi.yaml into the JSON served at /openapi.json.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // The `http` job type's client (pooled connections, deadlines, streamed bodies).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian, through system-library targets.
@@ -117,10 +120,19 @@ let package = Package(
             exclude: ["Generated/SOURCES.sha256"],
             swiftSettings: swiftSettings
         ),
+        // The `http` job type on async-http-client: kept out of `Conveyor` so the core does not pull in NIO.
+        .target(
+            name: "ConveyorHTTPJob",
+            dependencies: [
+                "Conveyor",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
-                "Conveyor", "ConveyorHistory", "ConveyorServer", "ConveyorGRPC",
+                "Conveyor", "ConveyorHistory", "ConveyorServer", "ConveyorGRPC", "ConveyorHTTPJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -170,6 +182,14 @@ let package = Package(
                 "ConveyorGRPC", "ConveyorTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConveyorHTTPJobTests",
+            dependencies: [
+                "ConveyorHTTPJob", "Conveyor", "ConveyorTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conveyor
+import ConveyorHTTPJob
 import ConveyorHistory
 import ConveyorServer
 import Foundation
@@ -49,10 +50,11 @@ struct HealthFlags: ParsableArguments {
     }
 }
 
-/// The handlers a `conveyor` worker process runs: the built-in types.
+/// The handlers a `conveyor` worker process runs: the built-in types, `http` included.
 func defaultRegistry() -> JobRegistry {
     var registry = JobRegistry()
     BuiltinJobs.register(in: &registry)
+    HTTPJobHandler().register(in: &registry)
     return registry
 }
 

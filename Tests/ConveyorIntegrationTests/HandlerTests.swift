@@ -16,45 +16,6 @@ private struct GreetingResult: Codable, Sendable, Equatable {
     var attempt: Int
 }
 
-/// A small HTTP server (python3) on a free loopback port: `/echo` answers 200 with the request body,
-/// `/fail` answers 500.
-private final class EchoServer: Sendable {
-    let process: ChildProcess
-    let port: Int
-
-    init() throws {
-        let port = try freePort()
-        let script = """
-            import http.server, sys
-            class Handler(http.server.BaseHTTPRequestHandler):
-                def answer(self):
-                    length = int(self.headers.get('Content-Length') or 0)
-                    body = self.rfile.read(length) if length else self.command.encode()
-                    status = 200 if self.path == '/echo' else 500
-                    if status != 200: body = b'server exploded'
-                    self.send_response(status)
-                    self.send_header('Content-Length', str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                do_GET = do_POST = do_PUT = answer
-                def log_message(self, *args): pass
-            http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
-            """
-        TestProcesses.install()
-        self.process = try ChildProcess("python3", ["-c", script, String(port)])
-        self.port = port
-    }
-
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    /// Waits until the server accepts connections.
-    func ready() async throws {
-        try await eventually(timeout: 10, "the python http server did not start") { portAccepts(port) }
-    }
-
-    func stop() { process.stop() }
-}
-
 @Suite("Handlers: the built-in job types, typed jobs, and handler errors")
 struct HandlerTests {
     @Test("echo returns its payload")
@@ -181,33 +142,6 @@ struct HandlerTests {
                 let job = try await waitForState(broker, pushed.id, .succeeded)
                 let result = try JSONDecoder().decode(GreetingResult.self, from: Data(try #require(job.result).utf8))
                 #expect(result == GreetingResult(text: "Hello, Ada!", attempt: 1))
-            }
-        }
-    }
-
-    @Test("http: a 2xx answer succeeds with status and body, a non-2xx answer fails with the status")
-    func http() async throws {
-        let server = try EchoServer()
-        defer { server.stop() }
-        try await server.ready()
-        try await withBroker { broker in
-            let ok = try await broker.push(BuiltinJobs.HTTP(url: server.base + "/echo", method: "POST", body: "ping body"))
-            let get = try await broker.push(BuiltinJobs.HTTP(url: server.base + "/echo"))
-            let failing = try await broker.push(
-                BuiltinJobs.HTTP(url: server.base + "/fail", method: "POST", body: "x"),
-                options: JobOptions(maxAttempts: 2, retryPolicy: .none))
-            let badURL = try await broker.push(BuiltinJobs.HTTP(url: "ftp://example.com/x"), options: JobOptions(maxAttempts: 1))
-            try await withWorker(broker) { _ in
-                let done = try await waitForState(broker, ok.id, .succeeded)
-                let result = try #require(jsonObject(done.result) as? NSDictionary)
-                #expect(result == ["status": 200, "body": "ping body"])
-                let got = try #require(jsonObject(try await waitForState(broker, get.id, .succeeded).result) as? NSDictionary)
-                #expect(got == ["status": 200, "body": "GET"])
-                let dead = try await waitForState(broker, failing.id, .dead)
-                #expect(dead.attempts == 2)
-                #expect(dead.lastError?.contains("answered 500") == true, "\(dead.lastError ?? "")")
-                #expect(dead.lastError?.contains("server exploded") == true)
-                #expect(try await waitForState(broker, badURL.id, .dead).lastError?.contains("url must be") == true)
             }
         }
     }

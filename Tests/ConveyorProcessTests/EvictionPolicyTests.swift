@@ -6,7 +6,7 @@ import Testing
 
 /// A Redis that may evict keys loses jobs silently: every process refuses it unless told to run
 /// anyway, and says why.
-@Suite("Redis maxmemory-policy: only noeviction is accepted")
+@Suite("Redis maxmemory-policy: only noeviction is accepted", .serialized)
 struct EvictionPolicyTests {
     static let policies = [
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",

@@ -1,10 +1,8 @@
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// The job types every worker knows, so the cluster is useful from the CLI and REST API out of the box.
+/// `register(in:)` registers all but `http`, whose handler (`HTTPJobHandler`, on async-http-client)
+/// lives in the `ConveyorHTTPJob` library so this one does not depend on NIO; the CLI registers both.
 public enum BuiltinJobs {
     /// `echo`: returns its payload.
     public struct Echo: JobParameters {
@@ -47,7 +45,8 @@ public enum BuiltinJobs {
     }
 
     /// `http`: calls a URL; a non-2xx answer fails the attempt. This is how services in any language
-    /// become workers.
+    /// become workers. `timeout_ms` (default 30 s) is a deadline for the whole call. The handler is
+    /// `HTTPJobHandler` in `ConveyorHTTPJob`.
     public struct HTTP: JobParameters {
         public static let jobType = "http"
         public var url: String
@@ -74,9 +73,13 @@ public enum BuiltinJobs {
     public struct HTTPResult: Codable, Sendable {
         public var status: Int
         public var body: String
+        public init(status: Int, body: String) {
+            self.status = status
+            self.body = body
+        }
     }
 
-    /// Registers every built-in type.
+    /// Registers every built-in type but `http` (see the type's description).
     public static func register(in registry: inout JobRegistry) {
         registry.register(Echo.self) { (parameters: Echo, _: JobContext) in parameters.value }
         // The payload's own text: decoded into `JSONValue`, numbers would pass through `Double`.
@@ -105,70 +108,5 @@ public enum BuiltinJobs {
             }
         }
         registry.register(Noop.self) { (_: Noop, _: JobContext) in }
-        registry.register(HTTP.self) { (parameters: HTTP, _: JobContext) -> HTTPResult in try await call(parameters) }
-    }
-
-    static func call(_ parameters: HTTP) async throws -> HTTPResult {
-        guard let url = URL(string: parameters.url), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            url.host != nil
-        else { throw ConveyorError(.invalidArgument, "url must be an http:// or https:// URL, got '\(parameters.url)'") }
-        var request = URLRequest(url: url)
-        request.httpMethod = (parameters.method ?? "GET").uppercased()
-        request.timeoutInterval = Double(parameters.timeout_ms ?? 30_000) / 1000
-        for (name, value) in parameters.headers ?? [:] { request.setValue(value, forHTTPHeaderField: name) }
-        if let body = parameters.body { request.httpBody = Data(body.utf8) }
-        let method = request.httpMethod ?? "GET"
-        let finalRequest = request
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        let box = TaskBox()
-        let (data, response): (Data, URLResponse) = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let task = session.dataTask(with: finalRequest) { data, response, error in
-                    if let error {
-                        continuation.resume(
-                            throwing: ConveyorError(.handler, "http \(method) \(parameters.url): \(error.localizedDescription)"))
-                    } else if let data, let response {
-                        continuation.resume(returning: (data, response))
-                    } else {
-                        continuation.resume(throwing: ConveyorError(.handler, "http: no response"))
-                    }
-                }
-                box.set(task)
-                task.resume()
-            }
-        } onCancel: {
-            box.cancel()
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let text = String(decoding: data.prefix(65_536), as: UTF8.self)
-        guard (200..<300).contains(status) else {
-            throw ConveyorError(.handler, "http \(method) \(parameters.url) answered \(status): \(text.prefix(500))")
-        }
-        return HTTPResult(status: status, body: text)
-    }
-}
-
-/// Holds a URLSessionTask so a cancellation handler can cancel it.
-/// `@unchecked Sendable`: the task is only read and written under `lock`.
-private final class TaskBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var task: URLSessionTask?
-    private var cancelled = false
-
-    func set(_ task: URLSessionTask) {
-        lock.lock()
-        self.task = task
-        let cancelNow = cancelled
-        lock.unlock()
-        if cancelNow { task.cancel() }
-    }
-
-    func cancel() {
-        lock.lock()
-        cancelled = true
-        let task = self.task
-        lock.unlock()
-        task?.cancel()
     }
 }

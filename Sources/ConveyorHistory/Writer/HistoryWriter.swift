@@ -296,17 +296,30 @@ public final class HistoryWriter: Service, Sendable {
 
     /// Keeps an event MongoDB refused in `history_errors`: `_id` = the stream id, `job`, `event`, `ts`
     /// (the event's time), `at` (when it was refused), `error` (MongoDB's or libmongoc's message) and
-    /// `raw`, the stream entry's fields as a JSON object of strings (always storable: plain strings).
+    /// `raw`, the stream entry's fields as a JSON object of strings. Should even that be refused (an
+    /// entry past MongoDB's 16 MiB document limit), `raw` keeps its first MiB and `raw_truncated` is
+    /// true; should that be refused too, the event is only logged, at critical level.
     func recordRefusal(_ entry: HistoryEvent, error: HistoryError) async throws {
         logger.error(
             "MongoDB refuses a history event; it is kept in history_errors and the stream moves on",
             metadata: ["id": .string(entry.id), "job": .string(entry.job ?? ""), "error": .string("\(error)")])
-        let document: Document = [
+        let raw = JSONText.string(entry.fields)
+        var document: Document = [
             "_id": .string(entry.id), "job": entry.job.map { .string($0) } ?? .null, "event": .string(entry.name),
             "ts": .date(milliseconds: entry.milliseconds), "at": .date(Date()), "error": .string("\(error)"),
-            "raw": .string(JSONText.string(entry.fields)),
+            "raw": .string(raw),
         ]
-        try await historyErrors.bulkWrite([.insertOne(document)])
+        do {
+            try await historyErrors.bulkWrite([.insertOne(document)])
+        } catch let refused as HistoryError where refused.isRefusal {
+            document["raw"] = .string(String(decoding: raw.utf8.prefix(1 << 20), as: UTF8.self))
+            document["raw_truncated"] = true
+            do { try await historyErrors.bulkWrite([.insertOne(document)]) } catch let again as HistoryError where again.isRefusal {
+                logger.critical(
+                    "MongoDB refuses even the record of a refused history event; the event is lost to the history",
+                    metadata: ["id": .string(entry.id), "job": .string(entry.job ?? ""), "error": .string("\(again)")])
+            }
+        }
     }
 
     /// The MongoDB part of a batch, without acknowledging anything: one unordered bulk write per
