@@ -57,6 +57,7 @@ struct ConveyorCommand: AsyncParsableCommand {
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
             StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self,
-            WorkersCommand.self, BenchCommand.self, ScheduleCommand.self, HistoryCommand.self, JobsCommand.self, ServeCommand.self,
+            WorkersCommand.self, BenchCommand.self, BenchEventsCommand.self, ScheduleCommand.self, HistoryCommand.self, JobsCommand.self,
+            ServeCommand.self,
         ])
 }
