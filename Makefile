@@ -70,5 +70,10 @@ proto:
 dashboard:
 	python3 scripts/grafana-dashboard.py
 
+# The live event feed under load: RATE jobs/s (default 2000) for SECONDS_RUN (default 300) with 10
+# unfiltered sockets, 39 filtered to one type and one that never reads (UNFILTERED, FILTERED, STALLED).
+bench-events: release
+	scripts/bench-events.sh
+
 clean:
 	rm -rf .build .run

@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 
 /// `POST /v1/events/token`'s answer: a one-time token for `GET /v1/events?token=…`.
 public struct EventTokenBody: Encodable, Sendable {
@@ -105,7 +106,7 @@ extension ConveyorAPI {
                     while true {
                         switch await subscriber.next() {
                         case .success(let frames):
-                            for frame in frames { try await outbound.write(.text(frame.text)) }
+                            for frame in frames { try await outbound.write(.custom(Self.textFrame(frame.bytes))) }
                         case .failure(.tooSlow):
                             return
                         case .failure(.shutdown):
@@ -132,6 +133,11 @@ extension ConveyorAPI {
                 group.cancelAll()
             }
         }
+    }
+
+    /// A final text frame of `bytes` (shared, not copied, by every socket it goes to).
+    static func textFrame(_ bytes: ByteBuffer) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: .text, data: bytes)
     }
 
     /// Sends the stream's entries after `since` that match the filter, page by page, until the page

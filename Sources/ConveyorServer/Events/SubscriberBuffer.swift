@@ -1,14 +1,17 @@
 import NIOCore
 
-/// One text frame for a socket: its JSON and, for a job event, its stream position.
+/// One text frame for a socket: its JSON (encoded once, shared by every socket that gets it) and,
+/// for a job event, its stream position.
 public struct EventFrame: Sendable, Equatable {
-    public var text: String
+    public var bytes: ByteBuffer
     public var position: StreamPosition?
 
     public init(text: String, position: StreamPosition? = nil) {
-        self.text = text
+        self.bytes = ByteBuffer(string: text)
         self.position = position
     }
+
+    public var text: String { String(buffer: bytes) }
 }
 
 /// The bounded buffer between the one stream reader and one socket, as a pure state machine (no

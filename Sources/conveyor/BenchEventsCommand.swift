@@ -1,0 +1,255 @@
+import ArgumentParser
+import Conveyor
+import ConveyorHistory
+import Foundation
+import Histogram
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import RedisClient
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `conveyor bench-events`: the live feed under load. Enqueues `--rate` jobs/s (half `noop`, half
+/// `echo`, run by a worker of the caller's) while `--unfiltered` sockets take every job event,
+/// `--filtered` sockets one job type each, and `--stalled` sockets never read. Prints, per group, how
+/// many of the events their filter matched (read back from the stream) they received, the delay from
+/// the event's append (its stream id's time) to the frame's arrival, and the server's RSS after 1 minute
+/// and at the end (`--server-pid`).
+struct BenchEventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-events", abstract: "Measure the live event feed (GET /v1/events) under load; prints figures.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Base URL of the conveyor serve under test.") var url: String = "http://127.0.0.1:8080"
+    @Option(help: "Jobs enqueued per second.") var rate: Int = 2_000
+    @Option(help: "How long jobs flow.") var seconds: Int = 300
+    @Option(help: "Sockets receiving every job event.") var unfiltered: Int = 10
+    @Option(help: "Sockets filtered to one job type (alternately noop and echo).") var filtered: Int = 39
+    @Option(help: "Sockets that never read.") var stalled: Int = 1
+    @Option(help: "Queue the jobs go to (a worker must serve it).") var queue: String = "bench-events"
+    @Option(name: .customLong("server-pid"), help: "PID of the server, for its RSS.") var serverPID: Int32?
+
+    /// What one socket saw.
+    final class SocketFigures: Sendable {
+        struct State {
+            var delays = Histogram<UInt64>(highestTrackableValue: 600_000)
+            var seqs: [(milliseconds: UInt64, sequence: UInt64)] = []
+            var gaps = 0
+        }
+        let label: String
+        let state = Mutex(State())
+        init(label: String) { self.label = label }
+    }
+
+    func run() async throws {
+        let broker = try global.broker(poolSize: 4, label: "conveyor.bench-events")
+        defer { broker.shutdown() }
+        try await broker.prepare()
+        let wsBase = url.replacingOccurrences(of: "http://", with: "ws://") + "/v1/events"
+        let types = ["noop", "echo"]
+        var sockets: [(figures: SocketFigures, query: String)] = []
+        for index in 0..<unfiltered { sockets.append((SocketFigures(label: "all-\(index)"), "kinds=job")) }
+        for index in 0..<filtered {
+            let type = types[index % 2]
+            sockets.append((SocketFigures(label: "type=\(type)-\(index)"), "kinds=job&type=\(type)"))
+        }
+        var readers: [Task<Void, Never>] = []
+        for (figures, query) in sockets {
+            readers.append(
+                Task {
+                    _ = try? await WebSocketClient.connect(url: wsBase + "?" + query, logger: Logger(label: "bench")) { inbound, _, _ in
+                        // Frames are read raw and the seq found in place: the client must not be the bottleneck.
+                        for try await frame in inbound {
+                            let now = Self.nowMilliseconds()
+                            if let seq = Self.seq(in: frame.data) {
+                                figures.state.withLock {
+                                    _ = $0.delays.record(now > seq.milliseconds ? now - seq.milliseconds : 0)
+                                    $0.seqs.append(seq)
+                                }
+                            } else if String(buffer: frame.data).contains("\"kind\":\"gap\"") {
+                                figures.state.withLock { $0.gaps += 1 }
+                            }
+                        }
+                    }
+                })
+        }
+        let port = Int(url.split(separator: ":").last.map { $0.prefix { $0.isNumber } } ?? "8080") ?? 8080
+        let stalledSockets = try (0..<stalled).map { _ in try StalledSocket(port: port, path: "/v1/events?kinds=job") }
+        try await Task.sleep(for: .seconds(2))
+        let startID = try await streamEnd(broker)
+        print("bench-events: \(rate) jobs/s for \(seconds) s; \(unfiltered) unfiltered, \(filtered) filtered, \(stalled) stalled sockets")
+
+        // Jobs flow: a batch every 10 ms.
+        let start = ContinuousClock.now
+        var next = start
+        var sent = 0
+        var rssAfterMinute: Int?
+        let perTick = max(1, rate / 100)
+        while ContinuousClock.now - start < .seconds(seconds) {
+            next = next.advanced(by: .milliseconds(10))
+            try await Task.sleep(until: next, clock: .continuous)
+            let batch = (0..<perTick).map { index in EnqueueRequest(type: types[(sent + index) % 2], queue: queue, maxAttempts: 1) }
+            _ = try await broker.enqueue(batch: batch)
+            sent += perTick
+            if rssAfterMinute == nil, ContinuousClock.now - start >= .seconds(60) { rssAfterMinute = rss() }
+        }
+        let rssAtEnd = rss()
+        // Let the last jobs finish, then wait (up to 120 s) until every socket has the stream's last
+        // event its filter matches.
+        try await Task.sleep(for: .seconds(3))
+        let endID = try await streamEnd(broker)
+        let end = Self.pair(endID)
+        let waitStart = ContinuousClock.now
+        while ContinuousClock.now - waitStart < .seconds(120) {
+            let behind = sockets.filter { socket in (socket.figures.state.withLock { $0.seqs.last }).map { $0 < end } ?? true }
+            if behind.count <= filtered { break }  // the unfiltered ones see the very last event
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await Task.sleep(for: .seconds(2))
+        print(
+            "caught up \(String(format: "%.1f", Double((ContinuousClock.now - waitStart) / .milliseconds(1)) / 1000)) s after the last event"
+        )
+        for reader in readers { reader.cancel() }
+
+        // What each filter should have received: the stream between the two marks.
+        var expectedAll: [String] = []
+        var expectedByType: [String: [String]] = [:]
+        var typeOf: [String: String] = [:]
+        var position = startID
+        while true {
+            let reply = try await broker.pool.command("XRANGE", broker.keys.events, "(" + position, endID, "COUNT", "10000")
+            let events = HistoryWriter.entries(reply)
+            guard let last = events.last else { break }
+            for event in events {
+                guard let job = event.job else { continue }
+                if let type = event.fields["type"] { typeOf[job] = type }
+                expectedAll.append(event.id)
+                if let type = typeOf[job] { expectedByType[type, default: []].append(event.id) }
+            }
+            position = last.id
+        }
+        print(
+            "jobs enqueued: \(sent) (\(String(format: "%.0f", Double(sent) / Double(seconds))) jobs/s); job events in the window: \(expectedAll.count)"
+        )
+        func report(_ group: String, _ members: [(SocketFigures, [String])]) {
+            var complete = 0
+            var merged = Histogram<UInt64>(highestTrackableValue: 600_000)
+            var gaps = 0
+            for (figures, expected) in members {
+                figures.state.withLock { state in
+                    let start = Self.pair(startID)
+                    let end = Self.pair(endID)
+                    let received = state.seqs.filter { $0 > start && $0 <= end }
+                    if received.count == expected.count && zip(received, expected).allSatisfy({ $0 == Self.pair($1) }) { complete += 1 }
+                    gaps += state.gaps
+                    merged.add(state.delays)
+                }
+            }
+            print(
+                "\(group): \(complete)/\(members.count) sockets received every matching event, in order; gaps \(gaps); "
+                    + "delay p50 \(merged.valueAtPercentile(50)) ms, p99 \(merged.valueAtPercentile(99)) ms, max \(merged.max) ms")
+        }
+        report("unfiltered", sockets.prefix(unfiltered).map { ($0.figures, expectedAll) })
+        report(
+            "filtered",
+            sockets.dropFirst(unfiltered).map { socket in
+                (socket.figures, expectedByType[socket.query.components(separatedBy: "type=").last ?? ""] ?? [])
+            })
+        for (index, socket) in stalledSockets.enumerated() {
+            print("stalled socket \(index): \(socket.closedByServer() ? "closed by the server" : "still open")")
+        }
+        if let rssAfterMinute, let rssAtEnd {
+            print(
+                "server RSS: \(rssAfterMinute / 1024) MiB after 1 min, \(rssAtEnd / 1024) MiB at \(seconds) s (difference \((rssAtEnd - rssAfterMinute) / 1024) MiB)"
+            )
+        }
+    }
+
+    static let jobPrefix = Array(#"{"kind":"job","seq":""#.utf8)
+
+    /// The `seq` of a job message (JSONBodyEncoder writes `kind` then `seq` first), read in place.
+    static func seq(in buffer: ByteBuffer) -> (milliseconds: UInt64, sequence: UInt64)? {
+        let bytes = buffer.readableBytesView
+        guard bytes.count > jobPrefix.count, bytes.starts(with: jobPrefix) else { return nil }
+        var milliseconds: UInt64 = 0
+        var sequence: UInt64 = 0
+        var inSequence = false
+        for byte in bytes.dropFirst(jobPrefix.count) {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if inSequence {
+                    sequence = sequence * 10 + UInt64(byte - 48)
+                } else {
+                    milliseconds = milliseconds * 10 + UInt64(byte - 48)
+                }
+            case UInt8(ascii: "-"): inSequence = true
+            default: return (milliseconds, sequence)
+            }
+        }
+        return nil
+    }
+
+    static func nowMilliseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000 + UInt64(spec.tv_nsec) / 1_000_000
+    }
+
+    static func pair(_ id: String) -> (milliseconds: UInt64, sequence: UInt64) {
+        let split = id.split(separator: "-")
+        return (UInt64(split.first ?? "0") ?? 0, split.count > 1 ? UInt64(split[1]) ?? 0 : 0)
+    }
+
+    func streamEnd(_ broker: Broker) async throws -> String {
+        let reply = try await broker.pool.command("XREVRANGE", broker.keys.events, "+", "-", "COUNT", "1")
+        return reply.array?.first?.array?.first?.string ?? "0-0"
+    }
+
+    /// The server's resident set in KiB (VmRSS), when `--server-pid` is given.
+    func rss() -> Int? {
+        guard let serverPID, let status = try? String(contentsOfFile: "/proc/\(serverPID)/status", encoding: .utf8) else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+    }
+}
+
+/// A WebSocket that completes the handshake on a plain TCP socket with a small receive buffer and
+/// never reads: the slowest client there is.
+final class StalledSocket: Sendable {
+    let descriptor: Int32
+
+    init(port: Int, path: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4_096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ConveyorError(.invalidArgument, "cannot connect to 127.0.0.1:\(port)") }
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// Reads what is left; true when the server closed the connection (within 30 s).
+    func closedByServer() -> Bool {
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    deinit { close(descriptor) }
+}
