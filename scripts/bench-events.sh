@@ -17,7 +17,7 @@ api_port=$(free_port)
 # finished jobs leave Redis at once.
 export CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_LOG_LEVEL=warning MONGOC_DISABLE_SHM=1 \
   CONVEYOR_EVENTS_MAXLEN=5000000 CONVEYOR_KEEP_FINISHED=0 CONVEYOR_MONGO_URL="mongodb://127.0.0.1:1/conveyor"
-"$bin" serve --no-auth --port "$api_port" >"$work/api.out" 2>"$work/api.err" &
+"$bin" serve --no-auth --port "$api_port" --grpc-port 0 >"$work/api.out" 2>"$work/api.err" &
 server=$!
 pids+=($server)
 "$bin" worker --queues bench-events --concurrency 100 >"$work/worker.log" 2>&1 &

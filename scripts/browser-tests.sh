@@ -17,7 +17,7 @@ api_port=$(free_port)
 admin_key="browser-admin-$RANDOM$RANDOM"
 export CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_MONGO_URL="mongodb://127.0.0.1:$mongo_port/conveyor"
 export CONVEYOR_API_KEYS="$admin_key:admin" MONGOC_DISABLE_SHM=1 CONVEYOR_LOG_LEVEL=warning
-"$binary" serve --port "$api_port" >"$work/api.out" 2>"$work/api.err" &
+"$binary" serve --port "$api_port" --grpc-port 0 >"$work/api.out" 2>"$work/api.err" &
 pids+=($!)
 "$binary" worker --queues default,browser,paused-q --concurrency 4 >"$work/worker.log" 2>&1 &
 pids+=($!)

@@ -2,7 +2,20 @@
 # ports, and redis-server / SecantusDB processes that stop with the script. A script sets `pids=()`
 # and `trap 'stop_started; rm -rf "$dir"' EXIT`, then starts what it needs.
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A random free port below the kernel's ephemeral range, so no outgoing connection takes it meanwhile.
+free_port() {
+  python3 -c '
+import random, socket
+while True:
+    port = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(port); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
 
 # wait_port PORT: returns once something accepts connections on PORT (fails after 30 s).
 wait_port() {

@@ -73,7 +73,7 @@ struct FailoverTests {
         }
         let worker = try start(["worker", "--queues", queue, "--concurrency", "20", "--lease", "3s", "--grace", "2s"])
         let promoter = try start(["promoter"])
-        let serve = try start(["serve", "--no-auth", "--port", String(apiPort)])
+        let serve = try start(["serve", "--no-auth", "--port", String(apiPort), "--grpc-port", "0"])
         let processes = [worker, promoter, serve]
         defer { for process in processes where process.isRunning { process.signal(SIGKILL) } }
         try await eventually(timeout: 30, "serve did not start: \(serve.errorOutput.suffix(2_000))") {

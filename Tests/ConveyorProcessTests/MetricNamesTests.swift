@@ -42,7 +42,7 @@ struct MetricNamesTests {
         _ = try cluster.worker()
         try await cluster.waitForJob(dying, "dead") { $0.state == .dead }
         let port = try freePort()
-        let serve = try cluster.start(["serve", "--no-auth", "--port", String(port)])
+        let serve = try cluster.start(["serve", "--no-auth", "--port", String(port), "--grpc-port", "0"])
         try await eventually(timeout: 30, "serve did not start: \(serve.errorOutput.suffix(2_000))") {
             serve.output.contains("listening on")
         }
