@@ -10,6 +10,8 @@ import ServiceLifecycle
 /// lifecycle adapter is in grpc-swift-extras, which this project may not use.)
 public struct ConveyorGRPCServer: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    /// Ends the streaming calls at shutdown, which the server would otherwise wait for forever.
+    let streams: StreamStop
     let logger: Logger
     let onListening: @Sendable (Int) async -> Void
 
@@ -20,8 +22,10 @@ public struct ConveyorGRPCServer: Service {
         api: ConveyorAPI, host: String, port: Int, watch: (any EventWatching)? = nil, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
+        let streams = StreamStop()
+        self.streams = streams
         let services: [any RegistrableRPCService] = [
-            ConveyorService(api: api, watch: watch ?? EventWatch(api: api)), HealthService(api: api),
+            ConveyorService(api: api, watch: watch ?? EventWatch(api: api, stop: streams)), HealthService(api: api, stop: streams),
             try ReflectionService(services: [
                 Conveyor_V1_Conveyor.descriptor.fullyQualifiedService, Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
                 Grpc_Reflection_V1alpha_ServerReflection.descriptor.fullyQualifiedService,
@@ -44,6 +48,7 @@ public struct ConveyorGRPCServer: Service {
                 }
             }
         } onGracefulShutdown: {
+            streams.stop()
             server.beginGracefulShutdown()
         }
     }

@@ -10,18 +10,25 @@ import SwiftProtobuf
 /// RESOURCE_EXHAUSTED; a server shutting down ends the stream with UNAVAILABLE.
 public struct EventWatch: EventWatching {
     let api: ConveyorAPI
+    let stop: StreamStop
 
-    public init(api: ConveyorAPI) { self.api = api }
+    public init(api: ConveyorAPI, stop: StreamStop = StreamStop()) {
+        self.api = api
+        self.stop = stop
+    }
 
     public func watch(_ request: Conveyor_V1_WatchEventsRequest, into writer: RPCWriter<Conveyor_V1_Event>) async throws {
         let filter = try Self.filter(request)
-        let end = await api.relayEvents(filter: filter) { text in
-            if let event = Self.event(fromJSON: text) { try await writer.write(event) }
-        }
-        switch end {
-        case .tooSlow: throw RPCError(code: .resourceExhausted, message: "this reader stayed too slow; resume with since")
-        case .shutdown: throw RPCError(code: .unavailable, message: "the server is shutting down; resume with since")
-        case .writerFailed: return
+        let shuttingDown = RPCError(code: .unavailable, message: "the server is shutting down; resume with since")
+        try await stop.run(shuttingDown) { [api] in
+            let end = await api.relayEvents(filter: filter) { text in
+                if let event = Self.event(fromJSON: text) { try await writer.write(event) }
+            }
+            switch end {
+            case .tooSlow: throw RPCError(code: .resourceExhausted, message: "this reader stayed too slow; resume with since")
+            case .shutdown: throw shuttingDown
+            case .writerFailed: return
+            }
         }
     }
 

@@ -7,8 +7,12 @@ import GRPCCore
 /// the status, then each change (checked every second) until the call ends.
 public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     let api: ConveyorAPI
+    let stop: StreamStop
 
-    public init(api: ConveyorAPI) { self.api = api }
+    public init(api: ConveyorAPI, stop: StreamStop = StreamStop()) {
+        self.api = api
+        self.stop = stop
+    }
 
     static let services = ["", Conveyor_V1_Conveyor.descriptor.fullyQualifiedService]
 
@@ -36,14 +40,16 @@ public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     public func watch(
         request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext
     ) async throws {
-        var last: Grpc_Health_V1_HealthCheckResponse.ServingStatus?
-        while !Task.isCancelled {
-            let status = Self.services.contains(request.service) ? await status() : .serviceUnknown
-            if status != last {
-                try await response.write(.with { $0.status = status })
-                last = status
+        try await stop.run(RPCError(code: .unavailable, message: "the server is shutting down")) {
+            var last: Grpc_Health_V1_HealthCheckResponse.ServingStatus?
+            while !Task.isCancelled {
+                let status = Self.services.contains(request.service) ? await status() : .serviceUnknown
+                if status != last {
+                    try await response.write(.with { $0.status = status })
+                    last = status
+                }
+                try await Task.sleep(for: .seconds(1))
             }
-            try await Task.sleep(for: .seconds(1))
         }
     }
 }
