@@ -21,8 +21,15 @@ public enum JSONText {
     /// key with an escape sequence (which could spell `name`): callers then fall back to
     /// re-serialising the parsed value.
     public static func rawMember(_ name: String, in bytes: UnsafeRawBufferPointer) -> String? {
-        let key = Array(name.utf8)
         let buffer = bytes.assumingMemoryBound(to: UInt8.self)
+        guard let found = uniqueMember(name, in: buffer) else { return nil }
+        return String(decoding: UnsafeBufferPointer(rebasing: buffer[found]), as: UTF8.self)
+    }
+
+    /// The value range of the top-level member `name` of the JSON object in `buffer`: nil when it is not
+    /// one valid object, has no such member or has it twice, or has a key with an escape sequence.
+    private static func uniqueMember(_ name: String, in buffer: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        let key = Array(name.utf8)
         var scanner = JSONScanner(bytes: buffer)
         guard let members = scanner.members() else { return nil }
         var found: Range<Int>?
@@ -34,28 +41,15 @@ public enum JSONText {
                 found = member.value
             }
         }
-        guard let found else { return nil }
-        return String(decoding: UnsafeBufferPointer(rebasing: buffer[found]), as: UTF8.self)
+        return found
     }
 
     /// The byte ranges (in `bytes`) of the elements of the array that is the top-level member `name`
     /// of the JSON object in `bytes`; nil when there is no such single, unescaped member or it is not
     /// an array (see `rawMember`). Lets a batch read each entry's own text.
     public static func rawElements(_ name: String, in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
-        let key = Array(name.utf8)
         let buffer = bytes.assumingMemoryBound(to: UInt8.self)
-        var scanner = JSONScanner(bytes: buffer)
-        guard let members = scanner.members() else { return nil }
-        var found: Range<Int>?
-        for member in members {
-            let raw = buffer[member.key]
-            if raw.contains(UInt8(ascii: "\\")) { return nil }
-            if raw.elementsEqual(key) {
-                guard found == nil else { return nil }
-                found = member.value
-            }
-        }
-        guard let found else { return nil }
+        guard let found = uniqueMember(name, in: buffer) else { return nil }
         var elements = JSONScanner(bytes: UnsafeBufferPointer(rebasing: buffer[found]))
         return elements.elements()?.map { ($0.lowerBound + found.lowerBound)..<($0.upperBound + found.lowerBound) }
     }
