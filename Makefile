@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history bench-grpc bench-events demo proto dashboard clean
+.PHONY: deps build release run test lint format bench bench-schedules bench-api bench-history bench-grpc bench-events bench-compare demo proto dashboard clean
 
 # C libraries, redis-server, and SecantusDB (a MongoDB-protocol server) in .venv/ for history tests.
 deps:
@@ -57,6 +57,12 @@ bench-history: release
 # POST /v1/jobs throughput and p99 latency at 2,000 requests/s with wrk (RUNS=5, SECONDS_PER_RUN=10).
 bench-api: release
 	scripts/bench-api.sh
+
+# Sidekiq (Debian's ruby-sidekiq) and Conveyor side by side on one throwaway redis-server, the same
+# job on both sides, alternating rounds (ROUNDS=3, JOBS=20000, LATENCY_SECONDS=10, PROFILE=1 adds
+# Redis commandstats per job).
+bench-compare: release
+	scripts/bench-compare.sh
 
 # gRPC Enqueue throughput and p99 at 2,000/s next to REST's, alternating (RUNS=5, SECONDS_PER_RUN=10).
 bench-grpc: release

