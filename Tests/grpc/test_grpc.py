@@ -2,6 +2,7 @@
 grpcio-tools (scripts/grpc-tests.sh starts the cluster and sets CONVEYOR_GRPC / CONVEYOR_HTTP)."""
 import json
 import os
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -222,14 +223,15 @@ def test_schedules(stub):
 
 
 def test_rate_limit_is_the_keys_budget_shared_with_rest(stub):
-    # The slow key: 5/s with a burst of 5, spent by REST and gRPC alike.
-    codes = [code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(SLOW)) for _ in range(4)]
-    codes += [(grpc.StatusCode.OK if http("GET", "/v1/queues", key=SLOW)[0] == 200 else grpc.StatusCode.RESOURCE_EXHAUSTED, {})
-              for _ in range(4)]
-    exhausted = [metadata for code, metadata in codes if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
-    assert exhausted, codes
-    code, metadata = code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(SLOW))
-    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and int(metadata["retry-after"]) >= 1
+    # The slow key: 1/s with a burst of 3, spent by REST and gRPC alike: 12 calls alternating between
+    # the two would need over 9 s to stay within it, so both see the budget run out.
+    grpc_codes, rest_statuses = [], []
+    for _ in range(6):
+        grpc_codes.append(code_of(stub.ListQueues, pb.ListQueuesRequest(), metadata=auth(SLOW)))
+        rest_statuses.append(http("GET", "/v1/queues", key=SLOW)[0])
+    exhausted = [metadata for code, metadata in grpc_codes if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert exhausted and 429 in rest_statuses, (grpc_codes, rest_statuses)
+    assert all(int(metadata["retry-after"]) >= 1 for metadata in exhausted), exhausted
 
 
 def test_health_and_reflection(channel):
@@ -345,3 +347,22 @@ def test_a_reader_that_never_reads_does_not_stall_the_server(stub):
     eventually(lambda: {q.name: q for q in stub.ListQueues(pb.ListQueuesRequest(), metadata=auth()).queues}
                .get(queue, pb.Queue(high=1)).normal == 0, timeout=60, what="the 2,000 jobs to run")
     never.cancel()
+
+
+def test_unavailable_while_redis_is_down():
+    """A second server (started by scripts/grpc-tests.sh on a Redis of its own): once its Redis is
+    killed, calls end with UNAVAILABLE naming Redis, and the server stays up."""
+    target, pid = os.environ["CONVEYOR_GRPC_REDIS_DOWN"], int(os.environ["CONVEYOR_REDIS_DOWN_PID"])
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=20)
+        down = rpc.ConveyorStub(channel)
+        request = pb.EnqueueRequest(type="echo", payload_json="{}")
+        assert down.Enqueue(request, timeout=10).id
+        os.kill(pid, signal.SIGKILL)
+        for call, argument in ((down.Enqueue, request), (down.GetStats, pb.GetStatsRequest())):
+            with pytest.raises(grpc.RpcError) as error:
+                call(argument, timeout=30)
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE, error.value
+            assert "redis" in error.value.details().lower(), error.value.details()
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
