@@ -95,11 +95,14 @@ public final class RedisSentinelMonitor: Sendable {
             commandTimeoutMilliseconds: max(1_000, configuration.connectTimeoutMilliseconds))
     }
 
-    /// The watcher thread: subscribes to `+switch-master` on one sentinel after another, forever.
+    /// The watcher thread: subscribes to `+switch-master` on one sentinel after another, for the life
+    /// of the process (nothing cancels its thread). The loop tests `isCancelled` rather than being a
+    /// plain `while true`: Swift 6.3's optimizer never finished compiling this function (-O) with an
+    /// outer loop that has no exit, so a release build hung in RedisClient.
     private func watch() {
         var index = preferred.load(ordering: .relaxed)
         var failures = 0
-        while true {
+        while !Thread.current.isCancelled {
             let address = configuration.sentinels[index % configuration.sentinels.count]
             let connection = RedisConnection(configuration: connectionConfiguration(address))
             do {
