@@ -2,11 +2,16 @@
 -- once and leave their list or the delayed set; a running job is marked cancelled at once and its
 -- worker, told by its next heartbeat, cancels the handler (its later ack changes nothing).
 -- KEYS[1] delayed zset   KEYS[2] stats hash   KEYS[3] events stream   KEYS[4] dead zset
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] job id   ARGV[4] keep finished ms
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] job id   ARGV[4] keep finished ms
 -- Returns {"cancelled", previous state}, {"finished", state} (nothing changed) or {"notfound", ""}.
--- @include "common"
-local prefix, maxlen, id, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now = now_ms()
+-- @include "counts"
+-- @include "emit"
+-- @include "expire_finished"
+-- @include "list_key"
+-- @include "now_ms"
+-- @include "release_unique"
+local prefix, hard, id, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now_s = int(now_ms())
 local key = prefix .. 'job:' .. id
 local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'unique_key')
 local state = job[1]
@@ -17,11 +22,12 @@ if state == 'queued' then
 elseif state == 'scheduled' or state == 'retrying' then
   redis.call('ZREM', KEYS[1], id)
 end
-redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now, 'updated_at', now)
+redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now_s, 'updated_at', now_s)
 release_unique(prefix, id, job[4])
 move_count(job[2], state, 'cancelled')
 flush_counts(prefix)
 redis.call('HINCRBY', KEYS[2], 'cancelled', 1)
-emit(KEYS[3], maxlen, id, 'cancelled', now, 'from', state)
-if state ~= 'running' then expire_finished(key, keep) else redis.call('PEXPIRE', key, math.max(tonumber(keep), 600000)) end
+emit(KEYS[3], id, 'cancelled', now_s, 'from', state)
+cap_events(KEYS[3], hard)
+if state ~= 'running' then expire_finished(key, keep) else redis.call('PEXPIRE', key, int(math.max(tonumber(keep), 600000))) end
 return {'cancelled', state}

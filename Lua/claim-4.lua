@@ -3,60 +3,67 @@
 -- Each claim sets the lock `{ns}:lock:<id>` (SET NX PX) to a fresh token, a lease in inflight, and
 -- moves the job to running, counting the attempt. Leaves a wake token if jobs remain.
 -- KEYS[1] inflight zset   KEYS[2] stats hash   KEYS[3] events stream   KEYS[4] paused set
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] worker id   ARGV[4] lease ms   ARGV[5] max jobs
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] worker id   ARGV[4] lease ms   ARGV[5] max jobs
 -- ARGV[6...] queue names
--- Returns a flat array, 12 fields a job: id, token, type, queue, priority, payload, attempts,
---   max_attempts, timeout_ms, enqueued_at, crashes, created_at
--- @include "common"
-local prefix, maxlen, worker, lease, max = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Returns one array per claimed job: {id, token, type, queue, priority, payload, attempts,
+--   max_attempts, timeout_ms, enqueued_at, crashes, created_at}
+-- @include "counts"
+-- @include "emit"
+-- @include "list_key"
+-- @include "metrics"
+-- @include "now_ms"
+-- @include "wake"
+local prefix, hard, worker, lease, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
+local now_s = int(now)
+local lease_end = int(now + tonumber(lease))
 local queues = {}
 for i = 6, #ARGV do
   if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 0 then queues[#queues + 1] = ARGV[i] end
 end
 local out = {}
-local claimed = 0
 local priorities = {'high', 'normal', 'low'}
 for _, priority in ipairs(priorities) do
   for _, queue in ipairs(queues) do
     local list = list_key(prefix, queue, priority)
-    while claimed < max do
+    while #out < max do
       local id = redis.call('RPOP', list)
       if not id then break end
       local key = prefix .. 'job:' .. id
       local job = redis.call('HMGET', key, 'state', 'claims', 'type', 'payload', 'attempts',
         'max_attempts', 'timeout_ms', 'enqueued_at', 'crashes', 'created_at')
       if job[1] == 'queued' then
-        local claims = (tonumber(job[2]) or 0) + 1
+        local claims = int((tonumber(job[2]) or 0) + 1)
         local token = worker .. '#' .. claims
         if redis.call('SET', prefix .. 'lock:' .. id, token, 'NX', 'PX', lease) then
-          local attempts = (tonumber(job[5]) or 0) + 1
+          local attempts = int((tonumber(job[5]) or 0) + 1)
           redis.call('HSET', key, 'state', 'running', 'claims', claims, 'token', token, 'worker', worker,
-            'attempts', attempts, 'started_at', now, 'updated_at', now)
-          redis.call('ZADD', KEYS[1], now + lease, id)
+            'attempts', attempts, 'started_at', now_s, 'updated_at', now_s)
+          redis.call('ZADD', KEYS[1], lease_end, id)
           move_count(queue, 'queued', 'running')
           local waited = now - (tonumber(job[8]) or now)
-          emit(KEYS[3], maxlen, id, 'started', now, 'attempt', attempts, 'worker', worker, 'queued_ms', waited)
+          emit(KEYS[3], id, 'started', now_s, 'attempt', attempts, 'worker', worker, 'queued_ms', int(waited))
           observe_metric('wait', queue, job[3], waited)
-          local n = #out
-          out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, token, job[3], queue
-          out[n + 5], out[n + 6], out[n + 7], out[n + 8] = priority, job[4], attempts, job[6]
-          out[n + 9], out[n + 10], out[n + 11], out[n + 12] = job[7], job[8], job[9] or '0', job[10]
-          claimed = claimed + 1
+          out[#out + 1] = {id, token, job[3], queue, priority, job[4], attempts, job[6], job[7], job[8],
+            job[9] or '0', job[10]}
         end
       end
     end
-    if claimed >= max then break end
+    if #out >= max then break end
   end
-  if claimed >= max then break end
+  if #out >= max then break end
 end
-if claimed >= max then
+if #out >= max then
   for _, queue in ipairs(queues) do
     for _, priority in ipairs(priorities) do
-      if redis.call('LLEN', list_key(prefix, queue, priority)) > 0 then wake(prefix, queue) break end
+      if redis.call('LLEN', list_key(prefix, queue, priority)) > 0 then
+        wake(prefix, queue)
+        break
+      end
     end
   end
 end
 flush_metrics(prefix)
 flush_counts(prefix)
+if #out > 0 then cap_events(KEYS[3], hard) end
 return out

@@ -1,10 +1,12 @@
 -- delete-dead: removes jobs from the dead-letter queue and from Redis for good.
 -- KEYS[1] dead zset   KEYS[2] events stream
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3...] job ids
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3...] job ids
 -- Returns the number of jobs deleted (ids not in the dead-letter queue are left alone).
--- @include "common"
-local prefix, maxlen = ARGV[1], ARGV[2]
-local now = now_ms()
+-- @include "counts"
+-- @include "emit"
+-- @include "now_ms"
+local prefix, hard = ARGV[1], ARGV[2]
+local now_s = int(now_ms())
 local deleted = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
@@ -12,9 +14,10 @@ for i = 3, #ARGV do
     local job = redis.call('HMGET', prefix .. 'job:' .. id, 'state', 'queue')
     move_count(job[2], job[1], nil)
     redis.call('DEL', prefix .. 'job:' .. id)
-    emit(KEYS[2], maxlen, id, 'deleted', now)
+    emit(KEYS[2], id, 'deleted', now_s)
     deleted = deleted + 1
   end
 end
 flush_counts(prefix)
+if deleted > 0 then cap_events(KEYS[2], hard) end
 return deleted

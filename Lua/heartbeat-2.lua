@@ -5,9 +5,10 @@
 -- ARGV[1] key prefix   ARGV[2] lease ms   ARGV[3] worker id   ARGV[4] worker info JSON
 -- ARGV[5] registration ttl ms   ARGV[6...] pairs: id, token
 -- Returns {lost ids, cancelled ids}.
--- @include "common"
+-- @include "now_ms"
 local prefix, lease, worker, info, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
+local lease_end = int(now + lease)
 local lost, cancelled = {}, {}
 for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
@@ -15,8 +16,8 @@ for i = 6, #ARGV, 2 do
   if redis.call('GET', lock) == token then
     local state = redis.call('HGET', prefix .. 'job:' .. id, 'state')
     if state == 'running' then
-      redis.call('PEXPIRE', lock, lease)
-      redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
+      redis.call('PEXPIRE', lock, ARGV[2])
+      redis.call('ZADD', KEYS[1], 'XX', lease_end, id)
     else
       cancelled[#cancelled + 1] = id
     end
@@ -24,9 +25,9 @@ for i = 6, #ARGV, 2 do
     lost[#lost + 1] = id
   end
 end
-redis.call('ZADD', KEYS[2], now, worker)
+redis.call('ZADD', KEYS[2], int(now), worker)
 redis.call('SET', prefix .. 'worker:' .. worker, info, 'PX', ttl)
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', int(now - ttl))
 for _, old in ipairs(gone) do
   redis.call('ZREM', KEYS[2], old)
   redis.call('DEL', prefix .. 'worker:' .. old)

@@ -1,10 +1,12 @@
 -- pause: pauses or resumes consumption of a queue. Workers skip a paused queue when they claim;
 -- resuming wakes them. Jobs keep arriving in a paused queue.
 -- KEYS[1] paused set   KEYS[2] events stream
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] queue   ARGV[4] "pause" or "resume"
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] queue   ARGV[4] "pause" or "resume"
 -- Returns 1 when the queue's state changed, 0 when it already was so.
--- @include "common"
-local prefix, maxlen, queue, action = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+-- @include "emit"
+-- @include "now_ms"
+-- @include "wake"
+local prefix, hard, queue, action = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local changed
 if action == 'pause' then
   changed = redis.call('SADD', KEYS[1], queue)
@@ -14,6 +16,7 @@ else
 end
 redis.call('SADD', prefix .. 'queues', queue)
 if changed == 1 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'queue', queue, 'event', action .. 'd', 'ts', now_ms())
+  redis.call('XADD', KEYS[2], '*', 'queue', queue, 'event', action .. 'd', 'ts', int(now_ms()))
+  cap_events(KEYS[2], hard)
 end
 return changed

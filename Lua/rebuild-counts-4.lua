@@ -6,7 +6,7 @@
 -- KEYS[1] counts hash   KEYS[2] delayed zset   KEYS[3] inflight zset   KEYS[4] dead zset
 -- ARGV[1] key prefix   ARGV[2] "force" to rebuild even when the counters are ready, else ""
 -- Returns the number of jobs counted, or -1 when the counters were ready already (nothing done).
--- @include "common"
+-- @include "counts"
 local prefix, force = ARGV[1], ARGV[2]
 if force ~= 'force' and redis.call('HEXISTS', KEYS[1], 'ready') == 1 then return -1 end
 local counted = 0

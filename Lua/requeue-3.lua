@@ -1,12 +1,16 @@
 -- requeue: a worker gives back jobs it holds but will not finish (graceful shutdown past its grace
 -- period). Each goes to the tail of its list, to run next, as queued; the attempt is not counted.
 -- KEYS[1] inflight zset   KEYS[2] events stream   KEYS[3] workers zset
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] worker id ("" to keep the registration)
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] worker id ("" to keep the registration)
 -- ARGV[4...] pairs: id, token
 -- Returns the number of jobs given back.
--- @include "common"
-local prefix, maxlen, worker = ARGV[1], ARGV[2], ARGV[3]
-local now = now_ms()
+-- @include "counts"
+-- @include "emit"
+-- @include "list_key"
+-- @include "now_ms"
+-- @include "wake"
+local prefix, hard, worker = ARGV[1], ARGV[2], ARGV[3]
+local now_s = int(now_ms())
 local given = 0
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
@@ -17,17 +21,18 @@ for i = 4, #ARGV, 2 do
     redis.call('ZREM', KEYS[1], id)
     local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'attempts')
     if job[1] == 'running' then
-      redis.call('HSET', key, 'state', 'queued', 'attempts', math.max(0, (tonumber(job[4]) or 1) - 1),
-        'enqueued_at', now, 'updated_at', now)
+      redis.call('HSET', key, 'state', 'queued', 'attempts', int(math.max(0, (tonumber(job[4]) or 1) - 1)),
+        'enqueued_at', now_s, 'updated_at', now_s)
       redis.call('RPUSH', list_key(prefix, job[2], job[3]), id)
       move_count(job[2], 'running', 'queued')
       wake(prefix, job[2])
-      emit(KEYS[2], maxlen, id, 'requeued', now, 'reason', 'worker shutdown')
+      emit(KEYS[2], id, 'requeued', now_s, 'reason', 'worker shutdown')
       given = given + 1
     end
   end
 end
 flush_counts(prefix)
+if given > 0 then cap_events(KEYS[2], hard) end
 if worker ~= '' then
   redis.call('ZREM', KEYS[3], worker)
   redis.call('DEL', prefix .. 'worker:' .. worker, prefix .. 'wake:worker:' .. worker)

@@ -8,15 +8,20 @@
 -- and `state` and `from` when the job moved (no event when nothing changed). Input is validated by
 -- the caller.
 -- KEYS[1] delayed zset   KEYS[2] events stream   KEYS[3] promoter wake list
--- ARGV[1] key prefix   ARGV[2] events maxlen   ARGV[3] job id   ARGV[4] priority ("": unchanged)
+-- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] job id   ARGV[4] priority ("": unchanged)
 -- ARGV[5] run at ms (-1: unchanged)   ARGV[6] delay ms (-1: unchanged; ARGV[5] wins)
 -- ARGV[7] payload JSON ("": unchanged)   ARGV[8] max_attempts ("": unchanged)
 -- ARGV[9] backoff, the encoded retry policy ("": unchanged)   ARGV[10] timeout_ms ("": unchanged)
 -- Returns {"updated", state now, state before, changed fields joined by ","} (state now differs
 -- only when the run time moved the job), {"refused", state} (running or finished: nothing changed)
 -- or {"notfound", ""}.
--- @include "common"
-local prefix, maxlen, id = ARGV[1], ARGV[2], ARGV[3]
+-- @include "counts"
+-- @include "emit"
+-- @include "list_key"
+-- @include "now_ms"
+-- @include "wake"
+-- @include "wake_promoter"
+local prefix, hard, id = ARGV[1], ARGV[2], ARGV[3]
 local priority, at, delay = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local payload, max_attempts, backoff, timeout = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local key = prefix .. 'job:' .. id
@@ -25,6 +30,7 @@ local state, queue = job[1], job[2]
 if not state then return {'notfound', ''} end
 if state ~= 'scheduled' and state ~= 'queued' and state ~= 'retrying' then return {'refused', state} end
 local now = now_ms()
+local now_s = int(now)
 local changed = {}
 local details = {}
 local fields = {}
@@ -48,10 +54,10 @@ local new_state = state
 if due then
   if due > now then
     if state == 'queued' then new_state = 'scheduled' end
-    if tonumber(job[4]) ~= due or new_state ~= state then change('run_at', due) end
+    if tonumber(job[4]) ~= due or new_state ~= state then change('run_at', int(due)) end
   elseif state ~= 'queued' then
     new_state = 'queued'
-    change('run_at', due)
+    change('run_at', int(due))
   end
 end
 if payload ~= '' and payload ~= job[5] then change('payload', payload) end
@@ -73,10 +79,10 @@ end
 if to_list and not in_list then
   redis.call('ZREM', KEYS[1], id)
   fields[#fields + 1] = 'enqueued_at'
-  fields[#fields + 1] = now
+  fields[#fields + 1] = now_s
 elseif not to_list and due and due > now then
   wake_promoter(KEYS[1], KEYS[3], due)
-  redis.call('ZADD', KEYS[1], due, id)
+  redis.call('ZADD', KEYS[1], int(due), id)
 end
 if new_state ~= state then
   details[#details + 1] = 'state'
@@ -84,8 +90,9 @@ if new_state ~= state then
   details[#details + 1] = 'from'
   details[#details + 1] = state
 end
-redis.call('HSET', key, 'state', new_state, 'updated_at', now, unpack(fields))
+redis.call('HSET', key, 'state', new_state, 'updated_at', now_s, unpack(fields))
 move_count(queue, state, new_state)
 flush_counts(prefix)
-emit(KEYS[2], maxlen, id, 'updated', now, 'changed', table.concat(changed, ','), unpack(details))
+emit(KEYS[2], id, 'updated', now_s, 'changed', table.concat(changed, ','), unpack(details))
+cap_events(KEYS[2], hard)
 return {'updated', new_state, state, table.concat(changed, ',')}

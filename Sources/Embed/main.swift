@@ -1,6 +1,7 @@
 // Build-time tool behind EmbedPlugin. Two modes:
 //   Embed lua LUA_DIRECTORY OUTPUT   every `*.lua` with `-- @include "name"` lines inlined from
-//                                    `includes/name.lua`, as `EmbeddedLua.scripts[name]`
+//                                    `includes/name.lua` (each once), as `EmbeddedLua.scripts[name]`,
+//                                    and all of them as one Redis function library, `EmbeddedLua.library`
 //   Embed files ROOT OUTPUT FOLDER…  every file under ROOT/FOLDER as `EmbeddedFiles.files["FOLDER/…"]`;
 //                                    a `.yaml` file is also converted to JSON (same path, `.json`), in
 //                                    document order, so a YAML error fails the build
@@ -19,35 +20,105 @@ func literal(_ text: String) -> String {
     return "\(hashes)\"\"\"\n\(text)\n\"\"\"\(hashes)"
 }
 
-func expandIncludes(_ source: String, from file: String, directory: URL, depth: Int = 0) throws -> String {
+/// `source` with every `-- @include "name"` line replaced by `includes/name.lua` (itself expanded),
+/// each include at most once (`seen` holds those already in), so an include's dependencies come
+/// before it and shared helpers are defined once.
+func expandIncludes(_ source: String, from file: String, directory: URL, seen: inout Set<String>, depth: Int = 0) throws -> String {
     guard depth < 8 else { throw EmbedError("include nesting too deep in \(file)") }
     var lines: [String] = []
     for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
-        if trimmed.hasPrefix("-- @include ") {
-            let name = trimmed.dropFirst("-- @include ".count).trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-            let url = directory.appendingPathComponent("includes").appendingPathComponent(name + ".lua")
-            guard let included = try? String(contentsOf: url, encoding: .utf8) else {
-                throw EmbedError("\(file): cannot read include \(name)")
-            }
-            lines.append(try expandIncludes(included, from: name, directory: directory, depth: depth + 1))
-        } else {
+        guard let name = includeName(line) else {
             lines.append(String(line))
+            continue
         }
+        guard seen.insert(name).inserted else { continue }
+        let url = directory.appendingPathComponent("includes").appendingPathComponent(name + ".lua")
+        guard let included = try? String(contentsOf: url, encoding: .utf8) else {
+            throw EmbedError("\(file): cannot read include \(name)")
+        }
+        lines.append(try expandIncludes(included, from: name, directory: directory, seen: &seen, depth: depth + 1))
     }
     return lines.joined(separator: "\n")
 }
 
+/// The include a `-- @include "name"` line names, nil for any other line.
+func includeName(_ line: Substring) -> String? {
+    let trimmed = line.trimmingCharacters(in: .whitespaces)
+    guard trimmed.hasPrefix("-- @include ") else { return nil }
+    return trimmed.dropFirst("-- @include ".count).trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+}
+
+/// Checks a script's key count, the number its file name ends with (`claim-4`): every `KEYS[i]` it
+/// mentions has i <= that count, and its header documents `KEYS[count]`; FCALL and EVALSHA take the
+/// count from the name, so a wrong one would hand the script arguments as keys.
+func checkKeyCount(_ name: String, _ source: String) throws {
+    guard let count = name.split(separator: "-").last.flatMap({ Int($0) }) else {
+        throw EmbedError("Lua/\(name).lua: the name must end with -<number of keys>")
+    }
+    var rest = Substring(source)
+    while let range = rest.range(of: "KEYS[") {
+        let digits = rest[range.upperBound...].prefix { $0.isNumber }
+        if let index = Int(digits), index > count {
+            throw EmbedError("Lua/\(name).lua uses KEYS[\(index)] but its name declares \(count) keys")
+        }
+        rest = rest[range.upperBound...]
+    }
+    if count > 0 && !source.contains("KEYS[\(count)]") {
+        throw EmbedError("Lua/\(name).lua declares \(count) keys but never names KEYS[\(count)]")
+    }
+}
+
+/// FNV-1a (64 bit) of `text`, in hex: names the function library after its contents, so two builds
+/// with different scripts never replace each other's functions on a shared Redis (a rolling upgrade).
+/// Not a security hash, and none is needed here.
+func fnv1a(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    return String(hash, radix: 16)
+}
+
+/// `EmbeddedLua`: `scripts` (each script with its includes inlined, for EVALSHA on Redis before 7.0)
+/// and `library`, every script as a function of one Redis function library (FUNCTION LOAD, Redis 7.0+):
+/// the includes defined once at load, each script's body registered as `<library>_<name>` (dashes as
+/// underscores) taking (KEYS, ARGV), starting with begin_call() (Lua/includes/call_state.lua).
 func embedLua(directory: URL) throws -> String {
     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".lua") }.sorted()
-    var swift = "// Generated by Embed from Lua/*.lua at build time. Do not edit.\n"
-    swift += "enum EmbeddedLua {\n    static let scripts: [String: String] = [\n"
-    for name in names {
-        let source = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-        let expanded = try expandIncludes(source, from: name, directory: directory)
-        swift += "        \"\(name.dropLast(".lua".count))\": \(literal(expanded)),\n"
+    var scripts: [(String, String)] = []
+    var prelude: [String] = []
+    var bodies: [(String, String)] = []
+    var librarySeen: Set<String> = ["call_state"]
+    let callState = directory.appendingPathComponent("includes/call_state.lua")
+    prelude.append(try String(contentsOf: callState, encoding: .utf8))
+    for file in names {
+        let name = String(file.dropLast(".lua".count))
+        let source = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+        var seen: Set<String> = []
+        let expanded = try expandIncludes(source, from: file, directory: directory, seen: &seen)
+        try checkKeyCount(name, expanded)
+        scripts.append((name, expanded))
+        for line in source.split(separator: "\n", omittingEmptySubsequences: false) where includeName(line) != nil {
+            prelude.append(try expandIncludes(String(line), from: file, directory: directory, seen: &librarySeen))
+        }
+        let body = source.split(separator: "\n", omittingEmptySubsequences: false).filter { includeName($0) == nil }
+        bodies.append((name, body.joined(separator: "\n")))
     }
-    if names.isEmpty { swift += "        :\n" }
+    var code = prelude.filter { !$0.isEmpty }.joined(separator: "\n")
+    let hash = fnv1a(code + bodies.map { $0.0 + $0.1 }.joined())
+    let library = "conveyor_" + hash
+    for (name, body) in bodies {
+        let function = library + "_" + name.replacingOccurrences(of: "-", with: "_")
+        code += "\nredis.register_function('\(function)', function(KEYS, ARGV)\nbegin_call()\n\(body)\nend)\n"
+    }
+    var swift = "// Generated by Embed from Lua/*.lua at build time. Do not edit.\n"
+    swift += "enum EmbeddedLua {\n"
+    swift += "    static let libraryName = \"\(library)\"\n"
+    swift += "    static let library = \(literal("#!lua name=" + library + "\n" + code))\n"
+    swift += "    static let scripts: [String: String] = [\n"
+    for (name, expanded) in scripts { swift += "        \"\(name)\": \(literal(expanded)),\n" }
+    if scripts.isEmpty { swift += "        :\n" }
     return swift + "    ]\n}\n"
 }
 

@@ -1,21 +1,86 @@
 import Synchronization
 
-/// A Lua script run with EVALSHA: loaded with SCRIPT LOAD, and reloaded once when Redis answers
-/// NOSCRIPT (after a restart or SCRIPT FLUSH).
+/// A Lua function library loaded with FUNCTION LOAD (Redis 7.0+): shared helpers are defined once,
+/// when the library loads, instead of on every call as a script's chunk is (measured: ~1 µs of Redis
+/// CPU per call for the broker's helpers), and functions survive restarts and failovers with the
+/// data (RDB/AOF, replication), where the script cache does not.
+///
+/// `state` starts unknown; the first ``RedisScript`` call loads the library. A server without the
+/// FUNCTION command (before 7.0) marks it unsupported and every script runs with EVALSHA instead.
+public final class RedisFunctionLibrary: Sendable {
+    /// What a server made of the library.
+    public enum State: Sendable, Equatable {
+        case unknown, loaded, unsupported
+    }
+
+    /// The library's name (`#!lua name=...`); function names start with it.
+    public let name: String
+    /// The library's code, shebang line first.
+    public let code: String
+    private let currentState = Mutex<State>(.unknown)
+
+    public init(name: String, code: String) {
+        self.name = name
+        self.code = code
+    }
+
+    public var state: State { currentState.withLock { $0 } }
+
+    /// Loads the library (FUNCTION LOAD REPLACE: loading the same code again is harmless). On a
+    /// server without functions, marks the library unsupported instead of throwing.
+    public func load(on connection: RedisConnection) throws {
+        let reply = try connection.send([Array("FUNCTION".utf8), Array("LOAD".utf8), Array("REPLACE".utf8), Array(code.utf8)])
+        if case .error(let message) = reply {
+            if message.lowercased().contains("unknown command") {
+                currentState.withLock { $0 = .unsupported }
+                return
+            }
+            throw RedisError(.server, "loading function library \(name): \(message)")
+        }
+        currentState.withLock { $0 = .loaded }
+    }
+}
+
+/// A Lua script: run as a function of a ``RedisFunctionLibrary`` with FCALL when the library is
+/// given and the server has functions, else with EVALSHA (loaded with SCRIPT LOAD). Either way it is
+/// reloaded once when Redis no longer knows it (a restart without persistence, FUNCTION FLUSH,
+/// SCRIPT FLUSH: "Function not found" or NOSCRIPT).
+///
+/// The name ends with the number of keys the script takes (`claim-4`); a call with another number
+/// of keys throws, since Redis would pass the surplus as arguments or the missing ones as nothing.
 public final class RedisScript: Sendable {
     /// The script's name, for errors and logs.
     public let name: String
-    /// The Lua source.
+    /// The Lua source, as run with EVALSHA.
     public let source: String
+    /// The library holding this script as a function, and the function's name.
+    public let library: RedisFunctionLibrary?
+    public let functionName: String?
+    /// The number of keys the name declares; nil when the name ends with no number.
+    public let keyCount: Int?
     private let sha = Mutex<[UInt8]?>(nil)
 
-    public init(name: String, source: String) {
+    public init(name: String, source: String, library: RedisFunctionLibrary? = nil, functionName: String? = nil) {
         self.name = name
         self.source = source
+        self.library = library
+        self.functionName = functionName
+        self.keyCount = name.split(separator: "-").last.flatMap { Int($0) }
     }
 
-    /// Loads the script into the server's cache (SCRIPT LOAD) and remembers its SHA1.
+    /// Prepares the script on the server: loads its library, or the script itself (SCRIPT LOAD)
+    /// when there is no library or the server has no functions.
+    /// Scripts of one library share the load: once it is loaded, this does nothing (a server that
+    /// lost it since answers "Function not found", and ``run(on:keys:arguments:)`` reloads it).
     public func load(on connection: RedisConnection) throws {
+        if let library, library.state != .unsupported {
+            if library.state == .unknown { try library.load(on: connection) }
+            if library.state == .loaded { return }
+        }
+        try loadScript(on: connection)
+    }
+
+    private func loadScript(on connection: RedisConnection) throws {
         let reply = try connection.send([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(source.utf8)])
         if case .error(let message) = reply { throw RedisError(.server, "loading \(name): \(message)") }
         guard case .bulk(let digest) = reply else { throw RedisError(.protocolError, "SCRIPT LOAD \(name): \(reply)") }
@@ -24,11 +89,46 @@ public final class RedisScript: Sendable {
 
     /// Runs the script on a connection the caller holds. Error replies raised by the script throw.
     public func run(on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) throws -> RedisValue {
+        if let keyCount, keys.count != keyCount {
+            throw RedisError(.protocolError, "\(name) takes \(keyCount) keys, called with \(keys.count)")
+        }
+        if let library, let functionName, library.state != .unsupported {
+            if library.state == .unknown { try library.load(on: connection) }
+            if library.state == .loaded {
+                return try runFunction(functionName, library: library, on: connection, keys: keys, arguments: arguments)
+            }
+        }
+        return try runScript(on: connection, keys: keys, arguments: arguments)
+    }
+
+    private func runFunction(
+        _ function: String, library: RedisFunctionLibrary, on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]
+    ) throws -> RedisValue {
+        var command: [[UInt8]] = [Array("FCALL".utf8), Array(function.utf8), Array(String(keys.count).utf8)]
+        command.reserveCapacity(3 + keys.count + arguments.count)
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        var attempt = 0
+        while true {
+            let reply = try connection.send(command)
+            if case .error(let message) = reply {
+                if message.contains("Function not found") && attempt == 0 {
+                    attempt += 1
+                    try library.load(on: connection)
+                    continue
+                }
+                throw RedisError(.server, "\(name): \(message)")
+            }
+            return reply
+        }
+    }
+
+    private func runScript(on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) throws -> RedisValue {
         var attempt = 0
         while true {
             var digest = sha.withLock { $0 }
             if digest == nil {
-                try load(on: connection)
+                try loadScript(on: connection)
                 digest = sha.withLock { $0 }
             }
             var command: [[UInt8]] = [Array("EVALSHA".utf8), digest!, Array(String(keys.count).utf8)]

@@ -271,6 +271,44 @@ struct HistoryWriterTests {
         }
     }
 
+    @Test("a stopped writer loses nothing: trimming keeps every unread event past the soft cap until it is back")
+    func aStoppedWriterLosesNothingPastTheSoftCap() async throws {
+        try await withMongo { mongo in
+            // Soft cap 200 entries, hard cap 1,000.
+            try await withBroker(configure: { $0.eventsMaxLength = 200 }) { broker in
+                // The writer creates its group and writes the first event, then stops.
+                _ = try await broker.enqueue(EnqueueRequest(type: "noop"))
+                try await withServices([historyWriter(broker, mongo)]) {
+                    try await eventually(timeout: 30, "the first event never reached MongoDB") {
+                        (try? await mongo.collection("job_events").countDocuments()) == 1
+                    }
+                }
+                // 362 more events (120 jobs, and the first one's start and success) with no writer,
+                // while the promoter trims the stream every second.
+                _ = try await broker.enqueue(batch: (0..<120).map { EnqueueRequest(type: "noop", payload: #"{"i":\#($0)}"#) })
+                try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
+                    try await eventually(timeout: 30) { (try await broker.stats().totals["succeeded"] ?? 0) >= 121 }
+                    try await Task.sleep(for: .milliseconds(2_500))
+                }
+                #expect(try await broker.trimEvents() == 0)
+                let length = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
+                #expect(length == 363, "XLEN \(length): unread events were trimmed")
+
+                // The writer back: every transition reaches MongoDB.
+                try await withServices([historyWriter(broker, mongo)]) {
+                    try await expectHistoryComplete(broker, mongo, timeout: 120)
+                }
+                #expect(try await mongo.collection("job_events").countDocuments() == 363)
+                #expect(try await mongo.collection("jobs").countDocuments(["state": "succeeded"]) == 121)
+
+                // Acknowledged now, they are trimmed down to about the soft cap.
+                #expect(try await broker.trimEvents() > 0)
+                let trimmed = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
+                #expect(trimmed >= 200 && trimmed < 300, "XLEN \(trimmed)")
+            }
+        }
+    }
+
     @Test func aKilledWriterProcessLosesAndDuplicatesNothing() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in

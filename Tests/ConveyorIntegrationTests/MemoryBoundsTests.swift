@@ -40,13 +40,25 @@ struct MemoryBoundsTests {
         }
     }
 
-    @Test("a small eventsMaxLength keeps the stream near that bound")
+    @Test("a small eventsMaxLength keeps the stream near that bound (trimmed by the promoter, no history writer)")
     func eventsCapped() async throws {
         try await withBroker(configure: { $0.eventsMaxLength = 1_000 }) { broker in
             _ = try await broker.enqueue(batch: (0..<5_000).map { _ in EnqueueRequest(type: "noop") })
+            try await broker.trimEvents()
             let length = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
             #expect(length >= 1_000 && length < 2_000, "XLEN \(length)")
             #expect(try await broker.stats().totals["enqueued"] == 5_000)
+        }
+    }
+
+    @Test("past the hard cap every script trims the stream, with no promoter running")
+    func hardCap() async throws {
+        try await withBroker(configure: {
+            $0.eventsMaxLength = 1_000; $0.eventsHardMaxLength = 2_000
+        }) { broker in
+            for _ in 0..<5 { _ = try await broker.enqueue(batch: (0..<1_000).map { _ in EnqueueRequest(type: "noop") }) }
+            let length = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
+            #expect(length >= 2_000 && length < 2_500, "XLEN \(length)")
         }
     }
 }

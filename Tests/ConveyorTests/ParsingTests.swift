@@ -125,12 +125,20 @@ struct ParsingTests {
         #expect(configuration.maxPayloadBytes == 65_536)
         #expect(configuration.maxCrashes == 5)
         #expect(configuration.eventsMaxLength == 20_000)
+        #expect(configuration.eventsHardMaxLength == 100_000)
+        #expect(configuration.functions)
+        let caps = try BrokerConfiguration.fromEnvironment([
+            "CONVEYOR_EVENTS_MAXLEN": "20000", "CONVEYOR_EVENTS_HARD_MAXLEN": "30000", "CONVEYOR_LUA_FUNCTIONS": "0",
+        ])
+        #expect(caps.eventsHardMaxLength == 30_000)
+        #expect(!caps.functions)
         let defaults = try BrokerConfiguration.fromEnvironment([:])
         #expect(defaults == BrokerConfiguration())
         #expect(defaults.keepFinishedMilliseconds == 3_600_000)
         #expect(defaults.deadMax == 100_000)
         for bad in [
             ["CONVEYOR_NAMESPACE": "a{b}"], ["CONVEYOR_DEAD_MAX": "-1"], ["CONVEYOR_KEEP_FINISHED": "soon"], ["CONVEYOR_MAX_PAYLOAD": "1g"],
+            ["CONVEYOR_EVENTS_MAXLEN": "20000", "CONVEYOR_EVENTS_HARD_MAXLEN": "10000"], ["CONVEYOR_LUA_FUNCTIONS": "maybe"],
         ] {
             #expect(throws: ConveyorError.self) { try BrokerConfiguration.fromEnvironment(bad) }
         }

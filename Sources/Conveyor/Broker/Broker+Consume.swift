@@ -55,27 +55,26 @@ extension Broker {
         on connection: RedisConnection, worker: String, leaseMilliseconds: Int, max: Int, queues: [String]
     ) throws -> [ClaimedJob] {
         var arguments: [[UInt8]] = [
-            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, worker.redisBytes,
+            keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes, worker.redisBytes,
             leaseMilliseconds.redisBytes, max.redisBytes,
         ]
         arguments.append(contentsOf: queues.map { $0.redisBytes })
         let reply = try scripts.claim.run(
             on: connection, keys: [keys.inflight, keys.stats, keys.events, keys.paused].map { $0.redisBytes },
             arguments: arguments)
-        let fields = reply.array ?? []
+        let rows = reply.array ?? []
         var jobs: [ClaimedJob] = []
-        jobs.reserveCapacity(fields.count / 12)
-        var index = 0
-        while index + 11 < fields.count {
-            func text(_ offset: Int) -> String { fields[index + offset].string ?? "" }
-            func number(_ offset: Int) -> Int { fields[index + offset].int ?? 0 }
+        jobs.reserveCapacity(rows.count)
+        for row in rows {
+            guard let fields = row.array, fields.count == 12 else { throw ConveyorError(.redis, "claim: unexpected row \(row)") }
+            func text(_ index: Int) -> String { fields[index].string ?? "" }
+            func number(_ index: Int) -> Int { fields[index].int ?? 0 }
             jobs.append(
                 ClaimedJob(
                     id: text(0), token: text(1), type: text(2), queue: text(3),
                     priority: JobPriority(rawValue: text(4)) ?? .normal, payload: text(5), attempt: number(6),
                     maxAttempts: number(7), timeoutMilliseconds: number(8), enqueuedAtMilliseconds: number(9),
                     crashes: number(10), createdAtMilliseconds: number(11)))
-            index += 12
         }
         return jobs
     }
@@ -86,11 +85,11 @@ extension Broker {
         on connection: RedisConnection, _ outcomes: [(job: ClaimedJob, outcome: AttemptOutcome)]
     ) throws -> [String: String] {
         var successes: [[UInt8]] = [
-            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes,
+            keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes,
             configuration.keepFinishedMilliseconds.redisBytes,
         ]
         var failures: [[UInt8]] = [
-            keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, configuration.deadMax.redisBytes,
+            keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes, configuration.deadMax.redisBytes,
         ]
         var successIDs: [String] = []
         var failureIDs: [String] = []
@@ -144,7 +143,7 @@ extension Broker {
 
     /// Gives held jobs back to their queues (graceful shutdown) and, with `worker`, unregisters it.
     public func requeue(on connection: RedisConnection, worker: String?, held: [(id: String, token: String)]) throws -> Int {
-        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, (worker ?? "").redisBytes]
+        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes, (worker ?? "").redisBytes]
         for (id, token) in held { arguments.append(contentsOf: [id.redisBytes, token.redisBytes]) }
         let reply = try scripts.requeue.run(
             on: connection, keys: [keys.inflight, keys.events, keys.workers].map { $0.redisBytes }, arguments: arguments)
@@ -156,7 +155,7 @@ extension Broker {
     public func promoteDue(batch: Int = 1_000) async throws -> (promoted: Int, nextDueMilliseconds: Int?) {
         let reply = try await scripts.promote.run(
             on: pool, keys: [keys.delayed, keys.events, keys.stats],
-            arguments: [keys.prefix, configuration.eventsMaxLength, batch])
+            arguments: [keys.prefix, configuration.eventsHardMaxLength, batch])
         let values = reply.array?.compactMap(\.int) ?? []
         guard values.count == 2 else { throw ConveyorError(.redis, "promote: unexpected reply \(reply)") }
         return (values[0], values[1] < 0 ? nil : values[1])
@@ -166,7 +165,7 @@ extension Broker {
     public func requeueStalled(batch: Int = 1_000) async throws -> (requeued: Int, quarantined: Int, nextExpiryMilliseconds: Int?) {
         let reply = try await scripts.requeueStalled.run(
             on: pool, keys: [keys.inflight, keys.stats, keys.events, keys.dead, keys.promoterWake],
-            arguments: [keys.prefix, configuration.eventsMaxLength, configuration.maxCrashes, batch, configuration.deadMax])
+            arguments: [keys.prefix, configuration.eventsHardMaxLength, configuration.maxCrashes, batch, configuration.deadMax])
         let values = reply.array?.compactMap(\.int) ?? []
         guard values.count == 3 else { throw ConveyorError(.redis, "requeue-stalled: unexpected reply \(reply)") }
         return (values[0], values[1], values[2] < 0 ? nil : values[2])

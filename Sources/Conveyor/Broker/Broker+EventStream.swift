@@ -2,12 +2,13 @@ import RedisClient
 
 /// The event stream's size and how far the history writer's consumer group is behind it.
 ///
-/// The stream is trimmed near `maxLength` entries (`XADD MAXLEN ~`): once the writer's lag comes close
-/// to that, trimming starts removing events the writer has not read, and they never reach MongoDB.
+/// The promoter trims the stream near `maxLength` entries (the soft cap), but only entries the history
+/// writers have acknowledged (``Broker/trimEvents(group:)``): a writer lagging that far makes the stream
+/// grow instead, up to the hard cap, where trimming removes unread events that never reach MongoDB.
 public struct EventStreamStatus: Sendable, Hashable {
     /// Entries in `{ns}:events` now (XLEN).
     public var length: Int
-    /// The length the stream is trimmed near (`CONVEYOR_EVENTS_MAXLEN`).
+    /// The length the stream is trimmed near, its soft cap (`CONVEYOR_EVENTS_MAXLEN`).
     public var maxLength: Int
     /// Entries the consumer group has not read yet; nil when Redis cannot tell (no group yet, a
     /// Redis before 7.0, or entries deleted from the middle of the stream after the group's position).
@@ -68,5 +69,19 @@ extension Broker {
         return EventStreamStatus(
             length: length, maxLength: configuration.eventsMaxLength, historyLag: lag, historyPending: pending,
             historyGroupExists: exists)
+    }
+}
+
+extension Broker {
+    /// Trims the event stream near ``BrokerConfiguration/eventsMaxLength`` entries, removing only
+    /// entries the history writers' consumer group (`group`) has delivered and acknowledged, so a slow
+    /// or stopped writer loses nothing until the hard cap (``BrokerConfiguration/eventsHardMaxLength``).
+    /// The promoter calls this about once a second; any number of callers may run it at once.
+    /// Returns the number of entries removed.
+    @discardableResult
+    public func trimEvents(group: String = "history") async throws -> Int {
+        let reply = try await scripts.trimEvents.run(
+            on: pool, keys: [keys.events], arguments: [configuration.eventsMaxLength, configuration.eventsHardMaxLength, group])
+        return reply.int ?? 0
     }
 }

@@ -192,7 +192,7 @@ extension Broker {
     ) async throws -> (status: String, id: String) {
         let reply = try await scripts.fireSchedule.run(
             on: pool, keys: [keys.schedule(name), keys.schedulesDue, keys.stats, keys.events],
-            arguments: [keys.prefix, configuration.eventsMaxLength, name, version, tick, next, id, ttl, mode, expected])
+            arguments: [keys.prefix, configuration.eventsHardMaxLength, name, version, tick, next, id, ttl, mode, expected])
         let parts = reply.array?.compactMap(\.string) ?? []
         return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
     }

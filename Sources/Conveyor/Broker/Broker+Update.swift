@@ -21,7 +21,7 @@ extension Broker {
         try changes.validate(maxPayloadBytes: configuration.maxPayloadBytes)
         guard JobID.isValid(id) else { return .notFound }
         let arguments: [any RedisArgument] = [
-            keys.prefix, configuration.eventsMaxLength, id, changes.priority?.rawValue ?? "",
+            keys.prefix, configuration.eventsHardMaxLength, id, changes.priority?.rawValue ?? "",
             changes.runAt.map { Self.milliseconds($0) } ?? -1, changes.delayMilliseconds ?? -1, changes.payload ?? "",
             changes.maxAttempts.map(String.init) ?? "", changes.retryPolicy?.encoded ?? "",
             changes.timeoutMilliseconds.map(String.init) ?? "",

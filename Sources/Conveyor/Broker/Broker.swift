@@ -29,7 +29,7 @@ public final class Broker: Sendable {
     ) {
         self.configuration = configuration
         self.keys = BrokerKeys(namespace: configuration.namespace)
-        self.scripts = BrokerScripts()
+        self.scripts = BrokerScripts(functions: configuration.functions)
         let check = EvictionPolicyCheck(allowEviction: configuration.allowEviction, logger: logger)
         var redis = redis
         redis.onConnect = RedisConnectHook { connection, reconnect in try check.check(connection, reconnect: reconnect) }
@@ -126,7 +126,7 @@ public final class Broker: Sendable {
     }
 
     private func enqueueArguments(_ requests: [EnqueueRequest]) -> (arguments: [[UInt8]], ids: [String]) {
-        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsMaxLength.redisBytes, requests.count.redisBytes]
+        var arguments: [[UInt8]] = [keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes, requests.count.redisBytes]
         arguments.reserveCapacity(3 + requests.count * 11)
         // Bulk enqueues repeat one request many times: its encoded fields are shared, not re-encoded.
         var previous: EnqueueRequest?
@@ -244,7 +244,7 @@ public final class Broker: Sendable {
         guard JobID.isValid(id) else { return (.notFound, nil) }
         let reply = try await scripts.cancel.run(
             on: pool, keys: [keys.delayed, keys.stats, keys.events, keys.dead],
-            arguments: [keys.prefix, configuration.eventsMaxLength, id, configuration.keepFinishedMilliseconds])
+            arguments: [keys.prefix, configuration.eventsHardMaxLength, id, configuration.keepFinishedMilliseconds])
         let fields = reply.array?.compactMap(\.string) ?? []
         let state = fields.count > 1 ? JobState(rawValue: fields[1]) : nil
         switch fields.first {
@@ -265,7 +265,7 @@ public final class Broker: Sendable {
         guard !valid.isEmpty else { return outcome }
         let reply = try await scripts.retry.run(
             on: pool, keys: [keys.dead, keys.stats, keys.events, keys.inflight],
-            arguments: [keys.prefix, configuration.eventsMaxLength] + valid)
+            arguments: [keys.prefix, configuration.eventsHardMaxLength] + valid)
         for (id, status) in zip(valid, reply.array ?? []) { outcome[id] = status.string ?? "notfound" }
         return outcome
     }
@@ -290,7 +290,7 @@ public final class Broker: Sendable {
         let valid = ids.filter(JobID.isValid)
         guard !valid.isEmpty else { return 0 }
         let reply = try await scripts.deleteDead.run(
-            on: pool, keys: [keys.dead, keys.events], arguments: [keys.prefix, configuration.eventsMaxLength] + valid)
+            on: pool, keys: [keys.dead, keys.events], arguments: [keys.prefix, configuration.eventsHardMaxLength] + valid)
         return reply.int ?? 0
     }
 
@@ -307,7 +307,7 @@ public final class Broker: Sendable {
             throw ConveyorError(.invalidArgument, "queue '\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ . -")
         }
         let reply = try await scripts.pause.run(
-            on: pool, keys: [keys.paused, keys.events], arguments: [keys.prefix, configuration.eventsMaxLength, queue, action])
+            on: pool, keys: [keys.paused, keys.events], arguments: [keys.prefix, configuration.eventsHardMaxLength, queue, action])
         return reply.int == 1
     }
 }

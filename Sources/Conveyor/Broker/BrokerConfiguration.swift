@@ -4,8 +4,17 @@ import Foundation
 public struct BrokerConfiguration: Sendable, Equatable {
     /// The namespace: every key lives under `{namespace}:` (one Redis Cluster slot).
     public var namespace: String
-    /// The event stream is trimmed near this many entries (XADD MAXLEN ~).
+    /// The event stream's soft cap (`CONVEYOR_EVENTS_MAXLEN`): the promoter trims it near this many
+    /// entries about once a second, but never below what the history writers still have to read
+    /// (`Broker.trimEvents()`, Lua/trim-events-1.lua).
     public var eventsMaxLength: Int
+    /// The event stream's hard cap (`CONVEYOR_EVENTS_HARD_MAXLEN`, default 5 × the soft cap): past it
+    /// every script trims the stream, read or not. Only a history writer that stays behind (or stopped)
+    /// for that long loses events; its lag alarm fires near the soft cap, long before.
+    public var eventsHardMaxLength: Int
+    /// Run the scripts as one function library (FUNCTION LOAD, Redis 7.0+) when the server has
+    /// functions; false runs them with EVALSHA (`CONVEYOR_LUA_FUNCTIONS=0`).
+    public var functions: Bool
     /// How long a finished job's hash stays in Redis, in milliseconds (`CONVEYOR_KEEP_FINISHED`).
     public var keepFinishedMilliseconds: Int
     /// The most dead jobs kept; the oldest leave first (`CONVEYOR_DEAD_MAX`).
@@ -28,6 +37,8 @@ public struct BrokerConfiguration: Sendable, Equatable {
     public init(
         namespace: String = "conveyor",
         eventsMaxLength: Int = 1_000_000,
+        eventsHardMaxLength: Int? = nil,
+        functions: Bool = true,
         keepFinishedMilliseconds: Int = 3_600_000,
         deadMax: Int = 100_000,
         maxCrashes: Int = 3,
@@ -38,6 +49,8 @@ public struct BrokerConfiguration: Sendable, Equatable {
     ) {
         self.namespace = namespace
         self.eventsMaxLength = eventsMaxLength
+        self.eventsHardMaxLength = eventsHardMaxLength ?? eventsMaxLength * 5
+        self.functions = functions
         self.keepFinishedMilliseconds = keepFinishedMilliseconds
         self.deadMax = deadMax
         self.maxCrashes = maxCrashes
@@ -47,7 +60,8 @@ public struct BrokerConfiguration: Sendable, Equatable {
         self.enqueueReplicaTimeoutMilliseconds = enqueueReplicaTimeoutMilliseconds
     }
 
-    /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_KEEP_FINISHED` (a duration),
+    /// Reads `CONVEYOR_NAMESPACE`, `CONVEYOR_EVENTS_MAXLEN`, `CONVEYOR_EVENTS_HARD_MAXLEN` (at least the
+    /// soft cap), `CONVEYOR_LUA_FUNCTIONS` (`0`/`false`/`no`), `CONVEYOR_KEEP_FINISHED` (a duration),
     /// `CONVEYOR_DEAD_MAX`, `CONVEYOR_MAX_CRASHES`, `CONVEYOR_MAX_PAYLOAD` (bytes, or with a
     /// `k`/`m` suffix), `CONVEYOR_ALLOW_EVICTION` (`1`/`true`/`yes`), `CONVEYOR_REDIS_WAIT` (replicas, 0-16)
     /// and `CONVEYOR_REDIS_WAIT_TIMEOUT` (a duration), keeping defaults for the unset ones.
@@ -63,7 +77,24 @@ public struct BrokerConfiguration: Sendable, Equatable {
             }
             return value
         }
-        if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) { configuration.eventsMaxLength = value }
+        if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) {
+            configuration.eventsMaxLength = value
+            configuration.eventsHardMaxLength = value * 5
+        }
+        if let value = try integer("CONVEYOR_EVENTS_HARD_MAXLEN", 1_000...5_000_000_000) {
+            guard value >= configuration.eventsMaxLength else {
+                throw ConveyorError(
+                    .invalidArgument,
+                    "CONVEYOR_EVENTS_HARD_MAXLEN (\(value)) must be at least CONVEYOR_EVENTS_MAXLEN (\(configuration.eventsMaxLength))")
+            }
+            configuration.eventsHardMaxLength = value
+        }
+        if let text = environment["CONVEYOR_LUA_FUNCTIONS"]?.lowercased(), !text.isEmpty {
+            guard ["0", "false", "no", "1", "true", "yes"].contains(text) else {
+                throw ConveyorError(.invalidArgument, "CONVEYOR_LUA_FUNCTIONS must be 1 or 0, got '\(text)'")
+            }
+            configuration.functions = ["1", "true", "yes"].contains(text)
+        }
         if let value = try integer("CONVEYOR_DEAD_MAX", 1...100_000_000) { configuration.deadMax = value }
         if let value = try integer("CONVEYOR_MAX_CRASHES", 1...1_000) { configuration.maxCrashes = value }
         if let value = try integer("CONVEYOR_REDIS_WAIT", 0...16) { configuration.enqueueReplicas = value }

@@ -1,7 +1,11 @@
 import RedisClient
 
-/// The broker's Lua scripts (from `Lua/`, embedded at build time), one object per command.
+/// The broker's Lua scripts (from `Lua/`, embedded at build time), one object per command. They run
+/// as functions of one library (`EmbeddedLua.library`, FUNCTION LOAD) on Redis 7.0 and later, and
+/// as scripts (EVALSHA) on older servers or when `functions` is false.
 public struct BrokerScripts: Sendable {
+    /// The function library every script belongs to; nil when scripts run with EVALSHA only.
+    public let library: RedisFunctionLibrary?
     public let enqueue: RedisScript
     public let claim: RedisScript
     public let complete: RedisScript
@@ -18,19 +22,25 @@ public struct BrokerScripts: Sendable {
     public let scheduleAdmin: RedisScript
     public let rebuildCounts: RedisScript
     public let update: RedisScript
+    public let trimEvents: RedisScript
 
     /// Every script, for loading at start.
     public var all: [RedisScript] {
         [
             enqueue, claim, complete, fail, promote, requeueStalled, heartbeat, requeue, cancel, retry, deleteDead, pause,
-            fireSchedule, scheduleAdmin, rebuildCounts, update,
+            fireSchedule, scheduleAdmin, rebuildCounts, update, trimEvents,
         ]
     }
 
-    public init() {
+    /// - Parameter functions: run as functions when the server has them (the default); false runs
+    ///   every script with EVALSHA (`CONVEYOR_LUA_FUNCTIONS=0`, and the tests of that path).
+    public init(functions: Bool = true) {
+        let library = functions ? RedisFunctionLibrary(name: EmbeddedLua.libraryName, code: EmbeddedLua.library) : nil
+        self.library = library
         func script(_ name: String) -> RedisScript {
             guard let source = EmbeddedLua.scripts[name] else { fatalError("Lua/\(name).lua was not embedded at build time") }
-            return RedisScript(name: name, source: source)
+            return RedisScript(
+                name: name, source: source, library: library, functionName: Self.functionName(name))
         }
         enqueue = script("enqueue-4")
         claim = script("claim-4")
@@ -48,6 +58,12 @@ public struct BrokerScripts: Sendable {
         scheduleAdmin = script("schedule-admin-4")
         rebuildCounts = script("rebuild-counts-4")
         update = script("update-3")
+        trimEvents = script("trim-events-1")
+    }
+
+    /// The library function running script `name` (`claim-4` → `conveyor_<hash>_claim_4`).
+    public static func functionName(_ name: String) -> String {
+        EmbeddedLua.libraryName + "_" + name.replacingOccurrences(of: "-", with: "_")
     }
 
     /// The names of every embedded script (the broker's, and `rate-limit-1` of ``RateLimiter``).

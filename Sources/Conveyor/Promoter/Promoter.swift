@@ -16,16 +16,23 @@ public struct PromoterOptions: Sendable {
     public var scheduleGraceMilliseconds: Int
     /// The most missed ticks one schedule runs after downtime under the `all` misfire policy.
     public var catchUpLimit: Int
+    /// How often the event stream is trimmed (``Broker/trimEvents(group:)``), in milliseconds.
+    public var trimIntervalMilliseconds: Int
 
-    public init(batch: Int = 1_000, maxSleepMilliseconds: Int = 1_000, scheduleGraceMilliseconds: Int = 2_000, catchUpLimit: Int = 100) {
+    public init(
+        batch: Int = 1_000, maxSleepMilliseconds: Int = 1_000, scheduleGraceMilliseconds: Int = 2_000, catchUpLimit: Int = 100,
+        trimIntervalMilliseconds: Int = 1_000
+    ) {
         self.batch = batch
         self.maxSleepMilliseconds = maxSleepMilliseconds
         self.scheduleGraceMilliseconds = scheduleGraceMilliseconds
         self.catchUpLimit = catchUpLimit
+        self.trimIntervalMilliseconds = trimIntervalMilliseconds
     }
 }
 
-/// Moves due delayed and retrying jobs to their queues, requeues stalled jobs, and fires due schedules.
+/// Moves due delayed and retrying jobs to their queues, requeues stalled jobs, fires due schedules,
+/// and trims the event stream (about once a second, never below what the history writers still need).
 ///
 /// It sleeps until the next due time or lease expiry; an enqueue or retry that is due earlier than
 /// anything waiting pushes a token on `{ns}:promoter:wake`, which a dedicated connection waits on
@@ -70,6 +77,7 @@ public final class Promoter: Service, Sendable {
 
     private func loop() async {
         var failures = 0
+        var lastTrim = ContinuousClock.now - .seconds(3_600)
         while !stopping.hasFired {
             var wait = options.maxSleepMilliseconds
             do {
@@ -85,6 +93,10 @@ public final class Promoter: Service, Sendable {
                         metadata: [
                             "requeued": .stringConvertible(stalled.requeued), "quarantined": .stringConvertible(stalled.quarantined),
                         ])
+                }
+                if ContinuousClock.now - lastTrim >= .milliseconds(options.trimIntervalMilliseconds) {
+                    lastTrim = ContinuousClock.now
+                    try await broker.trimEvents()
                 }
                 if let next = promoted.nextDueMilliseconds { wait = min(wait, next) }
                 if let next = stalled.nextExpiryMilliseconds { wait = min(wait, next + 1) }

@@ -1,7 +1,8 @@
 import Conveyor
 
-/// Decides when the history writer warns that it is falling so far behind the event stream that
-/// trimming (`XADD MAXLEN ~`) may drop events before they reach MongoDB.
+/// Decides when the history writer warns that it is falling far behind the event stream: past the
+/// soft cap the stream grows (nothing unread is trimmed), and at the hard cap trimming drops events
+/// before they reach MongoDB.
 ///
 /// Pure: fed an `EventStreamStatus` and the time of each check, it answers what to log. While the lag is
 /// at or over `threshold` of the stream's cap it answers `.critical` at most once per `interval`;

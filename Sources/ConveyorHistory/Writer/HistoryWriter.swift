@@ -216,7 +216,7 @@ public final class HistoryWriter: Service, Sendable {
                 case .quiet: break
                 case .critical:
                     logger.critical(
-                        "history writer is \(Int(((status.historyLagRatio ?? 0) * 100).rounded())) % of the event stream's cap behind: events trimmed before they are read never reach MongoDB (scale writers out, check MongoDB, or raise CONVEYOR_EVENTS_MAXLEN)",
+                        "history writer is \(Int(((status.historyLagRatio ?? 0) * 100).rounded())) % of the event stream's cap behind: the stream now grows past it, and once it reaches the hard cap (\(broker.configuration.eventsHardMaxLength) entries, CONVEYOR_EVENTS_HARD_MAXLEN) events trimmed before they are read never reach MongoDB (scale writers out, check MongoDB, or raise the caps)",
                         metadata: metadata)
                 case .recovered:
                     logger.notice(

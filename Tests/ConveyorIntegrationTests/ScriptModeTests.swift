@@ -1,0 +1,69 @@
+import Conveyor
+import ConveyorTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+/// The scripts run as one function library (FUNCTION LOAD, Redis 7.0+) or, on older servers and with
+/// `CONVEYOR_LUA_FUNCTIONS=0`, with EVALSHA: both paths take every script through a job's whole life.
+@Suite("Scripts: the function library and the EVALSHA fallback")
+struct ScriptModeTests {
+    @Test("every script works as a function and as an EVALSHA script", arguments: [true, false])
+    func everyScriptRuns(functions: Bool) async throws {
+        try await withBroker(configure: { $0.functions = functions }) { broker in
+            #expect((broker.scripts.library != nil) == functions)
+            if functions { #expect(broker.scripts.library?.state == .loaded) }
+            let retry = RetryPolicy.fixed(milliseconds: 20)
+            let echo = try await broker.enqueue(EnqueueRequest(type: "echo", payload: #"{"n":1}"#, uniqueKey: "once"))
+            #expect(try await broker.enqueue(EnqueueRequest(type: "echo", uniqueKey: "once")).duplicate)
+            let dying = try await broker.enqueue(
+                EnqueueRequest(type: "fail", payload: #"{"times":9}"#, maxAttempts: 2, retryPolicy: retry))
+            let delayed = try await broker.enqueue(EnqueueRequest(type: "echo", delayMilliseconds: 50))
+            let cancelled = try await broker.enqueue(EnqueueRequest(type: "echo", delayMilliseconds: 60_000))
+            #expect(try await broker.cancel(cancelled.id).outcome == .cancelled)
+            let moved = try await broker.enqueue(EnqueueRequest(type: "echo", delayMilliseconds: 60_000))
+            let outcome = try await broker.update(id: moved.id, JobUpdate(priority: .high, delayMilliseconds: 0))
+            #expect(outcome == .updated(state: .queued, previous: .scheduled, changed: ["priority", "run_at"]))
+            #expect(try await broker.pause(queue: "default"))
+            #expect(try await broker.resume(queue: "default"))
+            #expect(try await broker.upsertSchedule(Schedule(name: "tick", expression: "* * * * * *", job: EnqueueRequest(type: "noop"))))
+            let manual = try #require(try await broker.runSchedule("tick"))
+            try await withWorker(broker) { _ in
+                for id in [echo.id, delayed.id, moved.id, manual] { _ = try await waitForState(broker, id, .succeeded) }
+                _ = try await waitForState(broker, dying.id, .dead)
+                #expect(try await broker.retry(ids: [dying.id]) == [dying.id: "retried"])
+                _ = try await waitForState(broker, dying.id, .dead)
+            }
+            #expect(try await eventNames(broker, job: echo.id) == ["enqueued", "started", "succeeded"])
+            #expect(try await eventNames(broker, job: moved.id) == ["enqueued", "updated", "started", "succeeded"])
+            #expect(try await broker.deleteDead(ids: [dying.id]) == 1)
+            #expect(try await broker.trimEvents() == 0)
+            #expect((try await broker.queueCounts()["default"] ?? QueueCounts()) == QueueCounts())
+            #expect(try await broker.stats().totals["succeeded"] ?? 0 >= 4)
+        }
+    }
+
+    @Test("a library deleted from Redis (FUNCTION DELETE, a flush) is loaded again by the next call")
+    func libraryReload() async throws {
+        try await withBroker { broker in
+            let library = try #require(broker.scripts.library)
+            try #require(library.state == .loaded, "this Redis has no functions")
+            _ = try await broker.enqueue(EnqueueRequest(type: "noop"))
+            try await broker.pool.command("FUNCTION", "DELETE", library.name)
+            _ = try await broker.enqueue(EnqueueRequest(type: "noop"))
+            let loaded = try await broker.pool.command("FUNCTION", "LIST", "LIBRARYNAME", library.name)
+            #expect(loaded.array?.count == 1)
+            #expect(try await broker.stats().totals["enqueued"] == 2)
+        }
+    }
+
+    @Test("a script called with another number of keys than its name declares throws before Redis sees it")
+    func keyCountChecked() async throws {
+        try await withBroker { broker in
+            await #expect(throws: RedisError.self) {
+                try await broker.scripts.trimEvents.run(
+                    on: broker.pool, keys: [broker.keys.events, broker.keys.stats], arguments: [1, 2, "g"])
+            }
+        }
+    }
+}
