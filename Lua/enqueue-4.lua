@@ -15,10 +15,10 @@ local results = {}
 local enqueued = 0
 local touched = {}
 local earliest = nil
-local none = {}
+local pushes = {}
 for i = 0, count - 1 do
   local b = 3 + i * 11
-  local id, unique = ARGV[b + 1], ARGV[b + 11]
+  local id, queue, unique = ARGV[b + 1], ARGV[b + 3], ARGV[b + 11]
   local existing = nil
   if unique ~= '' then
     local holder = redis.call('GET', prefix .. 'unique:' .. unique)
@@ -32,23 +32,22 @@ for i = 0, count - 1 do
   if existing then
     results[#results + 1] = existing
   else
-    local job = {type = ARGV[b + 2], queue = ARGV[b + 3], priority = ARGV[b + 4], payload = ARGV[b + 5],
-      max_attempts = ARGV[b + 6], backoff = ARGV[b + 7], timeout_ms = ARGV[b + 8]}
     local delay, at = tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10])
     local due = now
     if at >= 0 then due = at elseif delay > 0 then due = now + delay end
-    local extra = none
+    local state = add_job(prefix, KEYS[3], KEYS[1], pushes, id, ARGV[b + 2], queue, ARGV[b + 4], ARGV[b + 5],
+      ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], due, now, now_s)
     if unique ~= '' then
-      extra = {'unique_key', unique}
+      redis.call('HSET', prefix .. 'job:' .. id, 'unique_key', unique)
       redis.call('SET', prefix .. 'unique:' .. unique, id)
     end
-    local state = add_job(prefix, KEYS[3], KEYS[1], id, job, due, now, now_s, extra)
     if state == 'scheduled' and (earliest == nil or due < earliest) then earliest = due end
-    touched[job.queue] = true
+    touched[queue] = true
     results[#results + 1] = state
     enqueued = enqueued + 1
   end
 end
+push_jobs(pushes)
 for queue, _ in pairs(touched) do
   redis.call('SADD', prefix .. 'queues', queue)
   wake(prefix, queue)

@@ -66,11 +66,12 @@ if mode == 'tick' then
   end
 end
 
-local job = {type = s[6], queue = s[7], priority = s[8], payload = s[9], max_attempts = s[10], backoff = s[11],
-  timeout_ms = s[12]}
-add_job(prefix, KEYS[4], nil, id, job, now, now, now_s, {'schedule', name, 'tick', tick_s})
-redis.call('SADD', prefix .. 'queues', job.queue)
-wake(prefix, job.queue)
+local queue = s[7]
+local pushes = {}
+add_job(prefix, KEYS[4], nil, pushes, id, s[6], queue, s[8], s[9], s[10], s[11], s[12], now, now, now_s, name, tick_s)
+push_jobs(pushes)
+redis.call('SADD', prefix .. 'queues', queue)
+wake(prefix, queue)
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 flush_metrics(prefix)
 flush_counts(prefix)
