@@ -83,15 +83,19 @@ public struct ConveyorAPI: Sendable {
         let webSocketResponder = makeWebSocketRouter().buildResponder()
         // HTTP with the WebSocket upgrade of /v1/events; FirstHeadDeadlineChannel covers the time
         // before the first request head, when the upgrade channel has not installed the deadlines yet.
+        // UpgradeRefusalChannel and RefusedUpgradeWriter answer a refused upgrade with its reason.
         let server = HTTPServerBuilder { responder in
-            FirstHeadDeadlineChannel(
-                inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder,
-                    configuration: .init(
-                        http1: .init(
-                            additionalChannelHandlers: [HeadDeadlineHandler(headerTimeout: headerTimeout, logger: logger)],
-                            idleTimeout: idleTimeout))),
-                headerTimeout: headerTimeout, idleTimeout: idleTimeout, logger: logger)
+            UpgradeRefusalChannel(
+                inner: FirstHeadDeadlineChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(
+                        responder: responder, webSocketResponder: webSocketResponder,
+                        configuration: .init(
+                            http1: .init(
+                                additionalChannelHandlers: [
+                                    HeadDeadlineHandler(headerTimeout: headerTimeout, logger: logger), RefusedUpgradeWriter(),
+                                ],
+                                idleTimeout: idleTimeout))),
+                    headerTimeout: headerTimeout, idleTimeout: idleTimeout, logger: logger))
         }
         return Application(
             router: makeRouter(),

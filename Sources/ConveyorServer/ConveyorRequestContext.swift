@@ -11,10 +11,13 @@ public struct ConveyorRequestContext: RequestContext, WebSocketRequestContext {
     public var apiKey: APIKey?
     /// The handler of an accepted WebSocket upgrade (`GET /v1/events`).
     public let webSocket = WebSocketHandlerReference<ConveyorRequestContext>()
+    /// The connection, where a refused WebSocket upgrade records its reason (`UpgradeRefusal`).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// Bodies are read by the routes themselves, with their own limits.

@@ -68,18 +68,25 @@ extension ConveyorAPI {
         throw problem
     }
 
-    /// The router the WebSocket upgrade consults: `GET /v1/events`, upgraded only when the query is
-    /// valid and the caller authenticated (key or token) with the `read` role. A refused upgrade falls
-    /// through to the HTTP router, whose `/v1/events` route answers the same check's 400/401/403/429.
+    /// The router the WebSocket upgrade consults: `GET /v1/events`, upgraded only when the caller
+    /// authenticated (key or token) with the `read` role and the query is valid. A refused upgrade
+    /// answers the problem the check found (401, 403, 429, 400; see `UpgradeRefusal`), with no upgrade.
     public func makeWebSocketRouter() -> Router<ConveyorRequestContext> {
         let router = Router(context: ConveyorRequestContext.self)
         let access = AccessCheck(api: self)
         router.ws(
             "/v1/events",
             shouldUpgrade: { request, context in
-                guard (try? EventFilter(request: request)) != nil else { return .dontUpgrade }
-                let response = try await access.handle(request, context: context, role: .read) { _, _ in Response(status: .ok) }
-                return response.status == .ok ? .upgrade([:]) : .dontUpgrade
+                do {
+                    // The order of the plain GET's route: access first, then the query.
+                    _ = try await access.handle(request, context: context, role: .read) { _, _ in Response(status: .ok) }
+                    _ = try EventFilter(request: request)
+                    return .upgrade([:])
+                } catch {
+                    let problem = ObservingMiddleware.problem(for: error, path: request.uri.path, logger: self.logger)
+                    await UpgradeRefusal.record(problem, on: context.channel)
+                    return .dontUpgrade
+                }
             },
             onUpgrade: { inbound, outbound, context in
                 guard let filter = try? EventFilter(request: context.request) else { return }
@@ -106,7 +113,7 @@ extension ConveyorAPI {
                     while true {
                         switch await subscriber.next() {
                         case .success(let frames):
-                            for frame in frames { try await outbound.write(.custom(Self.textFrame(frame.bytes))) }
+                            try await Self.send(frames, outbound: outbound)
                         case .failure(.tooSlow):
                             return
                         case .failure(.shutdown):
@@ -135,13 +142,16 @@ extension ConveyorAPI {
         }
     }
 
-    /// A final text frame of `bytes` (shared, not copied, by every socket it goes to).
-    static func textFrame(_ bytes: ByteBuffer) -> WebSocketFrame {
-        WebSocketFrame(fin: true, opcode: .text, data: bytes)
+    /// Sends `frames` (each a final text frame, its bytes shared with every other socket it goes to)
+    /// through hummingbird-websocket's writer, one write per frame (its writer has no batch call).
+    ///
+    /// Tried and left: writing a batch on the channel with one flush (one event-loop hop per batch):
+    /// the close 1008 of a socket found too slow then no longer arrives after the frames already
+    /// queued (the connection is closed with them still pending), which the 1008 test catches.
+    static func send(_ frames: [EventFrame], outbound: WebSocketOutboundWriter) async throws {
+        for frame in frames { try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes))) }
     }
 
-    /// Sends the stream's entries after `since` that match the filter, page by page, until the page
-    /// reaches the live events the socket already buffers (the buffer skips what was replayed).
     /// How a relay of the feed ended.
     public enum RelayEnd: Sendable { case tooSlow, shutdown, writerFailed }
 
@@ -162,7 +172,9 @@ extension ConveyorAPI {
                 await withTaskCancellationHandler {
                     do {
                         if let since = filter.since, filter.kinds.contains(.job) {
-                            try await self.replay(since: since, filter: filter, subscriber: subscriber) { try await write($0) }
+                            try await self.replay(since: since, filter: filter, subscriber: subscriber) { frames in
+                                for frame in frames { try await write(frame.text) }
+                            }
                         }
                         while true {
                             switch await subscriber.next() {
@@ -187,20 +199,23 @@ extension ConveyorAPI {
         }
     }
 
-    func replay(since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, outbound: WebSocketOutboundWriter) async throws {
-        try await replay(since: since, filter: filter, subscriber: subscriber) { try await outbound.write(.text($0)) }
+    /// Sends the stream's entries after `since` that match the filter, page by page, until the page
+    /// reaches the live events the socket already buffers (the buffer skips what was replayed).
+    func replay(
+        since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, outbound: WebSocketOutboundWriter
+    ) async throws {
+        try await replay(since: since, filter: filter, subscriber: subscriber) { try await Self.send($0, outbound: outbound) }
     }
 
+    /// The same, handing each page's matching frames to `write`.
     func replay(
-        since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: (String) async throws -> Void
+        since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: ([EventFrame]) async throws -> Void
     ) async throws {
         var position = since
         while true {
             let entries = try await events.page(after: position)
             guard let last = entries.last, let lastPosition = StreamPosition(last.id) else { return }
-            for (message, frame) in try await events.messages(entries, pool: broker.pool) where filter.matches(message) {
-                try await write(frame.text)
-            }
+            try await write(try await events.messages(entries, pool: broker.pool).filter { filter.matches($0.0) }.map(\.1))
             subscriber.replayed(through: lastPosition)
             position = lastPosition
             if entries.count < events.options.batch { return }

@@ -17,8 +17,8 @@ import Synchronization
 /// `echo`, run by a worker of the caller's) while `--unfiltered` sockets take every job event,
 /// `--filtered` sockets one job type each, and `--stalled` sockets never read. Prints, per group, how
 /// many of the events their filter matched (read back from the stream) they received, the delay from
-/// the event's append (its stream id's time) to the frame's arrival, and the server's RSS after 1 minute
-/// and at the end (`--server-pid`).
+/// the event's append (its stream id's time) to the frame's arrival, the CPU each process used while
+/// jobs flowed, and the server's RSS after 1 minute and at the end (`--server-pid`).
 struct BenchEventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-events", abstract: "Measure the live event feed (GET /v1/events) under load; prints figures.")
@@ -31,58 +31,37 @@ struct BenchEventsCommand: AsyncParsableCommand {
     @Option(help: "Sockets that never read.") var stalled: Int = 1
     @Option(help: "Queue the jobs go to (a worker must serve it).") var queue: String = "bench-events"
     @Option(name: .customLong("server-pid"), help: "PID of the server, for its RSS.") var serverPID: Int32?
-
-    /// What one socket saw.
-    final class SocketFigures: Sendable {
-        struct State {
-            var delays = Histogram<UInt64>(highestTrackableValue: 600_000)
-            var seqs: [(milliseconds: UInt64, sequence: UInt64)] = []
-            var gaps = 0
-        }
-        let label: String
-        let state = Mutex(State())
-        init(label: String) { self.label = label }
-    }
+    @Option(name: .customLong("cpu-pids"), help: "Processes whose CPU to report, as name:pid,name:pid.") var cpuPIDs: String = ""
+    @Flag(help: "Read with one HummingbirdWSClient connection per socket instead of the bench's poll(2) reader.")
+    var nioClient = false
 
     func run() async throws {
         let broker = try global.broker(poolSize: 4, label: "conveyor.bench-events")
         defer { broker.shutdown() }
         try await broker.prepare()
-        let wsBase = url.replacingOccurrences(of: "http://", with: "ws://") + "/v1/events"
         let types = ["noop", "echo"]
-        var sockets: [(figures: SocketFigures, query: String)] = []
-        for index in 0..<unfiltered { sockets.append((SocketFigures(label: "all-\(index)"), "kinds=job")) }
-        for index in 0..<filtered {
-            let type = types[index % 2]
-            sockets.append((SocketFigures(label: "type=\(type)-\(index)"), "kinds=job&type=\(type)"))
-        }
-        var readers: [Task<Void, Never>] = []
-        for (figures, query) in sockets {
-            readers.append(
-                Task {
-                    _ = try? await WebSocketClient.connect(url: wsBase + "?" + query, logger: Logger(label: "bench")) { inbound, _, _ in
-                        // Frames are read raw and the seq found in place: the client must not be the bottleneck.
-                        for try await frame in inbound {
-                            let now = Self.nowMilliseconds()
-                            if let seq = Self.seq(in: frame.data) {
-                                figures.state.withLock {
-                                    _ = $0.delays.record(now > seq.milliseconds ? now - seq.milliseconds : 0)
-                                    $0.seqs.append(seq)
-                                }
-                            } else if String(buffer: frame.data).contains("\"kind\":\"gap\"") {
-                                figures.state.withLock { $0.gaps += 1 }
-                            }
-                        }
-                    }
-                })
-        }
+        var paths: [(label: String, path: String)] = []
+        for index in 0..<unfiltered { paths.append(("all-\(index)", "/v1/events?kinds=job")) }
+        for index in 0..<filtered { paths.append(("type=\(types[index % 2])-\(index)", "/v1/events?kinds=job&type=\(types[index % 2])")) }
         let port = Int(url.split(separator: ":").last.map { $0.prefix { $0.isNumber } } ?? "8080") ?? 8080
+        let sockets: any BenchSockets =
+            nioClient
+            ? NIOBenchSockets(base: url.replacingOccurrences(of: "http://", with: "ws://"), paths: paths)
+            : try EventSocketReader(port: port, paths: paths)
         let stalledSockets = try (0..<stalled).map { _ in try StalledSocket(port: port, path: "/v1/events?kinds=job") }
         try await Task.sleep(for: .seconds(2))
         let startID = try await streamEnd(broker)
-        print("bench-events: \(rate) jobs/s for \(seconds) s; \(unfiltered) unfiltered, \(filtered) filtered, \(stalled) stalled sockets")
+        print(
+            "bench-events: \(rate) jobs/s for \(seconds) s; \(unfiltered) unfiltered, \(filtered) filtered, \(stalled) stalled sockets; "
+                + (nioClient ? "HummingbirdWSClient reader" : "poll(2) reader"))
 
         // Jobs flow: a batch every 10 ms.
+        let watched = cpuPIDs.split(separator: ",").compactMap { item -> (String, Int32)? in
+            let parts = item.split(separator: ":")
+            return parts.count == 2 ? Int32(parts[1]).map { (String(parts[0]), $0) } : nil
+        }
+        let cpuStart = watched.map { Self.cpuSeconds($0.1) }
+        let selfStart = Self.ownCPUSeconds()
         let start = ContinuousClock.now
         var next = start
         var sent = 0
@@ -96,6 +75,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
             sent += perTick
             if rssAfterMinute == nil, ContinuousClock.now - start >= .seconds(60) { rssAfterMinute = rss() }
         }
+        let flowed = Double((ContinuousClock.now - start) / .milliseconds(1)) / 1_000
+        let cpuUsed = zip(watched, cpuStart).map { process, before in (process.0, Self.cpuSeconds(process.1) - before) }
+        let selfUsed = Self.ownCPUSeconds() - selfStart
         let rssAtEnd = rss()
         // Let the last jobs finish, then wait (up to 120 s) until every socket has the stream's last
         // event its filter matches.
@@ -104,7 +86,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
         let end = Self.pair(endID)
         let waitStart = ContinuousClock.now
         while ContinuousClock.now - waitStart < .seconds(120) {
-            let behind = sockets.filter { socket in (socket.figures.state.withLock { $0.seqs.last }).map { $0 < end } ?? true }
+            let behind = sockets.lastSeqs().filter { last in last.map { $0 < end } ?? true }
             if behind.count <= filtered { break }  // the unfiltered ones see the very last event
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -112,7 +94,8 @@ struct BenchEventsCommand: AsyncParsableCommand {
         print(
             "caught up \(String(format: "%.1f", Double((ContinuousClock.now - waitStart) / .milliseconds(1)) / 1000)) s after the last event"
         )
-        for reader in readers { reader.cancel() }
+        let figures = sockets.snapshot()
+        sockets.stop()
 
         // What each filter should have received: the stream between the two marks.
         var expectedAll: [String] = []
@@ -134,68 +117,40 @@ struct BenchEventsCommand: AsyncParsableCommand {
         print(
             "jobs enqueued: \(sent) (\(String(format: "%.0f", Double(sent) / Double(seconds))) jobs/s); job events in the window: \(expectedAll.count)"
         )
-        func report(_ group: String, _ members: [(SocketFigures, [String])]) {
+        func report(_ group: String, _ members: [(EventSocketReader.Figures, [String])]) {
             var complete = 0
             var merged = Histogram<UInt64>(highestTrackableValue: 600_000)
             var gaps = 0
+            var frames = 0
+            let start = Self.pair(startID)
             for (figures, expected) in members {
-                figures.state.withLock { state in
-                    let start = Self.pair(startID)
-                    let end = Self.pair(endID)
-                    let received = state.seqs.filter { $0 > start && $0 <= end }
-                    if received.count == expected.count && zip(received, expected).allSatisfy({ $0 == Self.pair($1) }) { complete += 1 }
-                    gaps += state.gaps
-                    merged.add(state.delays)
-                }
+                let received = figures.seqs.filter { $0 > start && $0 <= end }
+                if received.count == expected.count && zip(received, expected).allSatisfy({ $0 == Self.pair($1) }) { complete += 1 }
+                gaps += figures.gaps
+                frames += figures.seqs.count
+                merged.add(figures.delays)
             }
             print(
                 "\(group): \(complete)/\(members.count) sockets received every matching event, in order; gaps \(gaps); "
-                    + "delay p50 \(merged.valueAtPercentile(50)) ms, p99 \(merged.valueAtPercentile(99)) ms, max \(merged.max) ms")
+                    + "delay p50 \(merged.valueAtPercentile(50)) ms, p99 \(merged.valueAtPercentile(99)) ms, "
+                    + "p99.9 \(merged.valueAtPercentile(99.9)) ms, max \(merged.max) ms (\(frames) frames)")
         }
-        report("unfiltered", sockets.prefix(unfiltered).map { ($0.figures, expectedAll) })
+        report("unfiltered", figures.prefix(unfiltered).map { ($0, expectedAll) })
         report(
             "filtered",
-            sockets.dropFirst(unfiltered).map { socket in
-                (socket.figures, expectedByType[socket.query.components(separatedBy: "type=").last ?? ""] ?? [])
+            zip(paths, figures).dropFirst(unfiltered).map { path, figures in
+                (figures, expectedByType[path.path.components(separatedBy: "type=").last ?? ""] ?? [])
             })
         for (index, socket) in stalledSockets.enumerated() {
             print("stalled socket \(index): \(socket.closedByServer() ? "closed by the server" : "still open")")
         }
+        let cpu = ([("bench client", selfUsed)] + cpuUsed).map { "\($0.0) \(String(format: "%.0f", $0.1 / flowed * 100)) %" }
+        print("CPU while jobs flowed (% of one core): " + cpu.joined(separator: ", "))
         if let rssAfterMinute, let rssAtEnd {
             print(
                 "server RSS: \(rssAfterMinute / 1024) MiB after 1 min, \(rssAtEnd / 1024) MiB at \(seconds) s (difference \((rssAtEnd - rssAfterMinute) / 1024) MiB)"
             )
         }
-    }
-
-    static let jobPrefix = Array(#"{"kind":"job","seq":""#.utf8)
-
-    /// The `seq` of a job message (JSONBodyEncoder writes `kind` then `seq` first), read in place.
-    static func seq(in buffer: ByteBuffer) -> (milliseconds: UInt64, sequence: UInt64)? {
-        let bytes = buffer.readableBytesView
-        guard bytes.count > jobPrefix.count, bytes.starts(with: jobPrefix) else { return nil }
-        var milliseconds: UInt64 = 0
-        var sequence: UInt64 = 0
-        var inSequence = false
-        for byte in bytes.dropFirst(jobPrefix.count) {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if inSequence {
-                    sequence = sequence * 10 + UInt64(byte - 48)
-                } else {
-                    milliseconds = milliseconds * 10 + UInt64(byte - 48)
-                }
-            case UInt8(ascii: "-"): inSequence = true
-            default: return (milliseconds, sequence)
-            }
-        }
-        return nil
-    }
-
-    static func nowMilliseconds() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return UInt64(spec.tv_sec) * 1_000 + UInt64(spec.tv_nsec) / 1_000_000
     }
 
     static func pair(_ id: String) -> (milliseconds: UInt64, sequence: UInt64) {
@@ -214,6 +169,69 @@ struct BenchEventsCommand: AsyncParsableCommand {
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
     }
+
+    /// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// CPU seconds this process has used.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
+
+/// The reading sockets of a bench, however they read.
+protocol BenchSockets: Sendable {
+    func snapshot() -> [EventSocketReader.Figures]
+    func lastSeqs() -> [(milliseconds: UInt64, sequence: UInt64)?]
+    func stop()
+}
+
+extension EventSocketReader: BenchSockets {}
+
+/// One HummingbirdWSClient connection per socket (`--nio-client`), to compare with the poll(2) reader.
+final class NIOBenchSockets: BenchSockets {
+    final class Socket: Sendable {
+        let figures = Mutex(EventSocketReader.Figures())
+    }
+    let sockets: [Socket]
+    let tasks: [Task<Void, Never>]
+
+    init(base: String, paths: [(label: String, path: String)]) {
+        let sockets = paths.map { _ in Socket() }
+        self.sockets = sockets
+        self.tasks = zip(paths, sockets).map { path, socket in
+            Task {
+                _ = try? await WebSocketClient.connect(url: base + path.path, logger: Logger(label: "bench")) { inbound, _, _ in
+                    for try await frame in inbound {
+                        let now = EventSocketReader.nowMilliseconds()
+                        let seq = frame.data.readableBytesView.withUnsafeBytes { EventSocketReader.seq(in: $0.bindMemory(to: UInt8.self)) }
+                        socket.figures.withLock { figures in
+                            if let seq {
+                                _ = figures.delays.record(now > seq.milliseconds ? now - seq.milliseconds : 0)
+                                figures.seqs.append(seq)
+                            } else if String(buffer: frame.data).contains("\"kind\":\"gap\"") {
+                                figures.gaps += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func snapshot() -> [EventSocketReader.Figures] { sockets.map { $0.figures.withLock { $0 } } }
+    func lastSeqs() -> [(milliseconds: UInt64, sequence: UInt64)?] { sockets.map { $0.figures.withLock { $0.seqs.last } } }
+    func stop() { for task in tasks { task.cancel() } }
 }
 
 /// A WebSocket that completes the handshake on a plain TCP socket with a small receive buffer and

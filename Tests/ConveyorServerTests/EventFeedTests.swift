@@ -63,11 +63,22 @@ func withSocket<T>(
     return try await body(log)
 }
 
-/// The HTTP status of a WebSocket handshake (`curl` sends the upgrade headers; a 101 is cut short).
-func handshakeStatus(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 10) throws -> Int {
+/// The answer to a WebSocket handshake: status, headers (lowercased names) and body, as `curl` saw it
+/// (it sends the upgrade headers; a 101 is cut short by `--max-time`).
+struct Handshake {
+    var status = 0
+    var headers: [String: String] = [:]
+    var body = ""
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+}
+
+func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 10) throws -> Handshake {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("handshake-" + UUID().uuidString)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
     var arguments = [
-        "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", String(seconds), "-H", "Connection: Upgrade", "-H",
-        "Upgrade: websocket",
+        "-s", "-o", directory.appendingPathComponent("body").path, "-D", directory.appendingPathComponent("head").path,
+        "--max-time", String(seconds), "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
         "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     ]
     if let key { arguments += ["-H", "Authorization: Bearer " + key] }
@@ -75,19 +86,40 @@ func handshakeStatus(_ server: APIServer, _ query: String, key: String? = nil, s
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
     try process.run()
     process.waitUntilExit()
-    return Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+    var answer = Handshake()
+    let head = (try? String(contentsOf: directory.appendingPathComponent("head"), encoding: .utf8)) ?? ""
+    for line in head.components(separatedBy: "\r\n") {
+        if line.hasPrefix("HTTP/") {
+            answer.status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        } else if let colon = line.firstIndex(of: ":") {
+            answer.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+    if answer.status != 101 {
+        answer.body = (try? String(contentsOf: directory.appendingPathComponent("body"), encoding: .utf8)) ?? ""
+    }
+    return answer
 }
 
+/// Expects the handshake to be answered `status`: a 101, or a refusal with no upgrade whose body is
+/// the problem saying why.
+@discardableResult
 func expectHandshake(
     _ server: APIServer, _ query: String, key: String? = nil, _ status: Int, sourceLocation: SourceLocation = #_sourceLocation
-) throws {
+) throws -> Handshake {
     // A 101 is followed by the stream: curl stops after 2 s; a refusal may take longer on a busy machine.
-    let got = try handshakeStatus(server, query, key: key, seconds: status == 101 ? 2 : 15)
-    #expect(got == status, "handshake ?\(query) with key \(key ?? "none"): \(got)", sourceLocation: sourceLocation)
+    let got = try handshake(server, query, key: key, seconds: status == 101 ? 2 : 15)
+    let context = "handshake ?\(query) with key \(key ?? "none"): \(got.status) \(got.body)"
+    #expect(got.status == status, "\(context)", sourceLocation: sourceLocation)
+    if status != 101 {
+        #expect(got.headers["upgrade"] == nil, "\(context)", sourceLocation: sourceLocation)
+        #expect(got.headers["content-type"] == "application/problem+json", "\(context)", sourceLocation: sourceLocation)
+        #expect(got.json["status"] as? Int == status, "\(context)", sourceLocation: sourceLocation)
+        #expect((got.json["detail"] as? String)?.isEmpty == false, "\(context)", sourceLocation: sourceLocation)
+    }
+    return got
 }
 
 /// A WebSocket client that completes the handshake on a plain TCP socket (small receive buffer) and
@@ -148,16 +180,27 @@ func streamIDs(_ broker: Broker, after position: String = "0-0") async throws ->
 @Suite("Event feed: GET /v1/events over a real WebSocket", .serialized)
 struct EventFeedTests {
     @Test func refusesBadKeysAndTokensAtTheHandshake() async throws {
-        try await withAPI { servers in
+        // A key allowed one request a minute, for the 429.
+        let once = "once-key-00001"
+        try await withAPI(configure: {
+            $0.keys.append(APIKey(secret: once, role: .read, rateLimit: RateLimit(count: 1, periodMilliseconds: 60_000, burst: 1)))
+        }) { servers in
             let server = servers[0]
-            // hummingbird-websocket answers every refused upgrade with 400 and no body (its
-            // HTTP1WebSocketUpgradeChannel does not let the router answer); never 101.
-            try expectHandshake(server, "", 400)
-            try expectHandshake(server, "", key: "wrong-key-000", 400)
-            try expectHandshake(server, "token=not-a-token", 400)
+            // Refused at the handshake with the reason, as the REST API answers it, and no upgrade.
+            let missing = try expectHandshake(server, "", 401)
+            #expect(missing.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+            try expectHandshake(server, "", key: "wrong-key-000", 401)
+            try expectHandshake(server, "token=not-a-token", 401)
             try expectHandshake(server, "kinds=nope", key: Keys.read, 400)
             try expectHandshake(server, "since=yesterday", key: Keys.read, 400)
+            // Access is checked first, as on the plain GET: a bad query without a key is a 401.
+            try expectHandshake(server, "kinds=nope", 401)
             try expectHandshake(server, "", key: Keys.read, 101)
+            try expectHandshake(server, "", key: once, 101)
+            let limited = try expectHandshake(server, "", key: once, 429)
+            #expect(limited.headers["retry-after"] != nil)
+            // Every role has `read`, so no key is refused with 403 here (the check's 403 path is the
+            // REST API's, shared through ConveyorAPI.authorize).
             // A plain GET is told to upgrade.
             expectProblem(try await server.client.with(key: Keys.read).get("/v1/events"), 426)
             expectProblem(try await server.client.with(key: nil).get("/v1/events"), 401)
@@ -168,8 +211,8 @@ struct EventFeedTests {
             let token = try #require(reply.json["token"] as? String)
             #expect(reply.json["expires_at"] is String)
             try expectHandshake(server, "token=" + token, 101)
-            // Spent: the same token no longer authenticates (asked without the upgrade headers, which
-            // answers the reason in words).
+            // Spent: the same token no longer authenticates.
+            try expectHandshake(server, "token=" + token, 401)
             expectProblem(try await server.client.with(key: nil).get("/v1/events?token=" + token), 401)
             expectProblem(try await server.client.with(key: nil).post("/v1/events/token"), 401)
         }
