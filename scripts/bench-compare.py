@@ -10,7 +10,8 @@ own client library (bench/sidekiq/client.rb, `conveyor bench-client`). Per syste
   process c10   the batch drained by one worker process at concurrency 10 (jobs/s from the jobs'
                 own first/last timestamps, Redis CPU µs/job from before the worker starts to the
                 last job)
-  process best  the same at each system's best setting (SIDEKIQ_BEST, CONVEYOR_BEST: PROCESSESxCONCURRENCY)
+  process best  the same at each system's other settings (SIDEKIQ_CONFIGS, default 2x10,2x25;
+                CONVEYOR_CONFIGS, default 1x100,2x50: PROCESSESxCONCURRENCY), the best of those and c10
   latency       enqueue→start delay measured by the jobs, one client enqueueing at 200/s and 1,000/s
                 for LATENCY_SECONDS with a worker at concurrency 10 (p50/p99 ms)
 
@@ -38,7 +39,7 @@ JOBS = int(os.environ.get("JOBS", "20000"))
 BATCH = int(os.environ.get("BATCH", "1000"))
 LATENCY_SECONDS = float(os.environ.get("LATENCY_SECONDS", "10"))
 PROFILE = os.environ.get("PROFILE", "") not in ("", "0")
-BEST = {"Sidekiq": os.environ.get("SIDEKIQ_BEST", "2x10"), "Conveyor": os.environ.get("CONVEYOR_BEST", "1x100")}
+CONFIGS = {"Sidekiq": os.environ.get("SIDEKIQ_CONFIGS", "2x10,2x25"), "Conveyor": os.environ.get("CONVEYOR_CONFIGS", "1x100,2x50")}
 COUNTER = "bench:counter"
 LATENCIES = "bench:latencies"
 
@@ -80,6 +81,7 @@ class Bench:
         self.env = dict(os.environ, REDIS_URL=self.url, CONVEYOR_REDIS_URL=self.url, CONVEYOR_LOG_LEVEL="warning",
                         MONGOC_DISABLE_SHM="1", RUBYOPT="-W0")
         self.workers = []
+        self.best_configs = {}
 
     def close(self):
         self.stop_workers()
@@ -189,9 +191,16 @@ def round_for(bench, system):
     figures["enqueue one (jobs/s)"], figures["Redis CPU enqueue one (µs/job)"] = bench.enqueue(system, "one")
     figures["enqueue batched (jobs/s)"], figures["Redis CPU enqueue batched (µs/job)"] = bench.enqueue(system, "batch")
     figures["process c10 (jobs/s)"], figures["Redis CPU process c10 (µs/job)"] = bench.process(system, 1, 10)
-    processes, concurrency = (int(x) for x in BEST[system].split("x"))
-    bench.enqueue(system, "batch")
-    figures["process best (jobs/s)"], figures["Redis CPU process best (µs/job)"] = bench.process(system, processes, concurrency)
+    best = (figures["process c10 (jobs/s)"], figures["Redis CPU process c10 (µs/job)"], "1x10")
+    for config in CONFIGS[system].split(","):
+        processes, concurrency = (int(x) for x in config.split("x"))
+        bench.enqueue(system, "batch")
+        rate, cpu = bench.process(system, processes, concurrency)
+        print(f"    {system} process {config}: {rate:,.0f} jobs/s, {cpu:.1f} µs/job of Redis CPU", flush=True)
+        if rate > best[0]:
+            best = (rate, cpu, config)
+    figures["process best (jobs/s)"], figures["Redis CPU process best (µs/job)"] = best[0], best[1]
+    bench.best_configs.setdefault(system, []).append(best[2])
     for rate in (200, 1000):
         p50, p99 = bench.latency(system, rate)
         figures[f"enqueue→start p50 at {rate}/s (ms)"] = p50
@@ -218,7 +227,8 @@ def main():
                                          text=True).stdout
         redis_version = bench.redis.info("server")["redis_version"]
         print(f"Sidekiq {sidekiq_version} vs Conveyor ({BIN}), Redis {redis_version}, {JOBS} jobs, batch {BATCH}, "
-              f"best: Sidekiq {BEST['Sidekiq']}, Conveyor {BEST['Conveyor']}; {ROUNDS} rounds", flush=True)
+              f"settings tried: Sidekiq 1x10,{CONFIGS['Sidekiq']}, Conveyor 1x10,{CONFIGS['Conveyor']}; {ROUNDS} rounds",
+              flush=True)
         for number in range(1, ROUNDS + 1):
             order = ["Sidekiq", "Conveyor"] if number % 2 else ["Conveyor", "Sidekiq"]
             for system in order:
@@ -237,6 +247,9 @@ def main():
         ratios = [c / s if s else float("nan") for s, c in zip(sidekiq, conveyor)]
         print(f"| {name} | {fmt(statistics.median(sidekiq))} | {fmt(statistics.median(conveyor))} | "
               f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) |")
+    print()
+    print("best settings by round: " + "; ".join(f"{system} {', '.join(configs)}"
+                                                 for system, configs in bench.best_configs.items()))
 
 
 if __name__ == "__main__":
