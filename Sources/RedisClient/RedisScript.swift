@@ -27,11 +27,12 @@ public final class RedisFunctionLibrary: Sendable {
     public var state: State { currentState.withLock { $0 } }
 
     /// Loads the library (FUNCTION LOAD REPLACE: loading the same code again is harmless). On a
-    /// server without functions, marks the library unsupported instead of throwing.
+    /// server without functions, or a user whose ACL forbids FUNCTION (NOPERM), marks the library
+    /// unsupported instead of throwing: the scripts then run with EVALSHA.
     public func load(on connection: RedisConnection) throws {
         let reply = try connection.send([Array("FUNCTION".utf8), Array("LOAD".utf8), Array("REPLACE".utf8), Array(code.utf8)])
         if case .error(let message) = reply {
-            if message.lowercased().contains("unknown command") {
+            if message.lowercased().contains("unknown command") || message.hasPrefix("NOPERM") {
                 currentState.withLock { $0 = .unsupported }
                 return
             }

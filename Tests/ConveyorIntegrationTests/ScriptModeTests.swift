@@ -57,6 +57,28 @@ struct ScriptModeTests {
         }
     }
 
+    @Test("a user whose ACL forbids FUNCTION runs the scripts with EVALSHA instead")
+    func functionsForbiddenByACL() async throws {
+        let user = "noscriptfn-" + uniqueNamespace("u")
+        let admin = RedisPool(configuration: TestRedis.shared.configuration, size: 1)
+        defer { admin.close() }
+        try await admin.command("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-function")
+        var configuration = TestRedis.shared.configuration
+        configuration.username = user
+        configuration.password = "pw"
+        let broker = Broker(redis: configuration, configuration: BrokerConfiguration(namespace: uniqueNamespace()), poolSize: 2)
+        do {
+            try await broker.prepare()
+            #expect(broker.scripts.library?.state == .unsupported)
+            let job = try await broker.enqueue(EnqueueRequest(type: "echo"))
+            try await withWorker(broker) { _ in _ = try await waitForState(broker, job.id, .succeeded) }
+        } catch {
+            Issue.record(error)
+        }
+        broker.shutdown()
+        try await admin.command("ACL", "DELUSER", user)
+    }
+
     @Test("a script called with another number of keys than its name declares throws before Redis sees it")
     func keyCountChecked() async throws {
         try await withBroker { broker in
