@@ -23,7 +23,6 @@ median and the median over rounds of the Conveyor/Sidekiq ratio. PROFILE=1 also 
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import tempfile
 import time
 
 import redis
+
+from benchlib import start_redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CONVEYOR_BIN", os.path.join(ROOT, ".build/release/conveyor"))
@@ -44,39 +45,11 @@ COUNTER = "bench:counter"
 LATENCIES = "bench:latencies"
 
 
-def free_port():
-    """A free loopback port below the kernel's ephemeral range (as scripts/lib.sh)."""
-    import random
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                pass
-
-
-def wait_port(port, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
-
-
 class Bench:
     def __init__(self, work):
         self.work = work
-        self.port = free_port()
+        self.redis_process, self.port = start_redis(work)
         self.url = f"redis://127.0.0.1:{self.port}"
-        self.redis_process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", work, "--save", "",
-             "--appendonly", "no", "--maxmemory-policy", "noeviction", "--logfile", os.path.join(work, "redis.log")])
-        wait_port(self.port)
         self.redis = redis.Redis(port=self.port, decode_responses=True)
         self.env = dict(os.environ, REDIS_URL=self.url, CONVEYOR_REDIS_URL=self.url, CONVEYOR_LOG_LEVEL="warning",
                         MONGOC_DISABLE_SHM="1", RUBYOPT="-W0")

@@ -8,7 +8,6 @@ the figures that count. JOBS (default 20000), BATCH_CLAIM (default 10).
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ import time
 import uuid
 
 import redis
+
+from benchlib import start_redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS = int(os.environ.get("JOBS", "20000"))
@@ -60,18 +61,9 @@ def library(names):
     return code
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     work = tempfile.mkdtemp()
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", work]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    server, port = start_redis(work)
     r = redis.Redis(port=port)
     try:
         names = sorted(file[:-4] for file in os.listdir(os.path.join(ROOT, "Lua")) if file.endswith(".lua"))
@@ -153,12 +145,11 @@ def main():
                           [PREFIX, "1000000", worker, "30000", str(BATCH_CLAIM), "bench"])
             if not claimed:
                 break
-            rows = claimed if isinstance(claimed[0], list) else [claimed[i:i + 12] for i in range(0, len(claimed), 12)]
             args = [PREFIX, "1000000", "3600000"]
-            for row in rows:
+            for row in claimed:
                 args += [row[0], row[1], ""]
             run("complete-3", [PREFIX + "inflight", PREFIX + "stats", PREFIX + "events"], args)
-            done += len(rows)
+            done += len(claimed)
         print(f"process {done} (claim {BATCH_CLAIM}/call): {(cpu() - before) / done * 1e6:.1f} µs/job")
         perf_stop()
         stats = sorted(((k.removeprefix("cmdstat_"), v) for k, v in r.info("commandstats").items()),
