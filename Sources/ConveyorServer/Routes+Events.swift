@@ -90,13 +90,16 @@ extension ConveyorAPI {
             },
             onUpgrade: { inbound, outbound, context in
                 guard let filter = try? EventFilter(request: context.request) else { return }
-                await self.streamEvents(filter: filter, inbound: inbound, outbound: outbound)
+                let frames = FrameBatchWriter(channel: context.requestContext.channel)
+                await self.streamEvents(filter: filter, inbound: inbound, outbound: outbound, frames: frames)
             })
         return router
     }
 
     /// Sends the feed to one socket until it closes, the server stops, or it is found too slow.
-    func streamEvents(filter: EventFilter, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    func streamEvents(
+        filter: EventFilter, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, frames writer: FrameBatchWriter
+    ) async {
         let (id, subscriber) = events.subscribe(filter)
         await withTaskGroup(of: Void.self) { group in
             // The client's frames are not commands; reading them lets close and ping frames through.
@@ -108,12 +111,12 @@ extension ConveyorAPI {
             group.addTask {
                 do {
                     if let since = filter.since, filter.kinds.contains(.job) {
-                        try await self.replay(since: since, filter: filter, subscriber: subscriber, outbound: outbound)
+                        try await self.replay(since: since, filter: filter, subscriber: subscriber, write: writer.write)
                     }
                     while true {
                         switch await subscriber.next() {
                         case .success(let frames):
-                            try await Self.send(frames, outbound: outbound)
+                            try await writer.write(frames)
                         case .failure(.tooSlow):
                             return
                         case .failure(.shutdown):
@@ -130,26 +133,19 @@ extension ConveyorAPI {
         }
         events.unsubscribe(id)
         if subscriber.isTooSlow {
-            // The close frame waits behind what the socket has not read: give it 2 s, then leave the
-            // connection to WebSocket's close timeout, which drops it.
+            // The close frame waits behind what the socket has not read: give it 2 s to reach the
+            // socket, since the connection closes as soon as this returns (the socket's inbound
+            // ended with the cancelled reader), dropping what is still queued.
             let reason = "too slow: its buffer stayed full for \(events.options.closeAfter)"
+            let deadline = ContinuousClock.now + .seconds(2)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await outbound.close(.policyViolation, reason: reason) }
-                group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                group.addTask { try? await Task.sleep(until: deadline) }
                 await group.next()
                 group.cancelAll()
             }
+            await writer.waitUntilFlushed(before: deadline)
         }
-    }
-
-    /// Sends `frames` (each a final text frame, its bytes shared with every other socket it goes to)
-    /// through hummingbird-websocket's writer, one write per frame (its writer has no batch call).
-    ///
-    /// Tried and left: writing a batch on the channel with one flush (one event-loop hop per batch):
-    /// the close 1008 of a socket found too slow then no longer arrives after the frames already
-    /// queued (the connection is closed with them still pending), which the 1008 test catches.
-    static func send(_ frames: [EventFrame], outbound: WebSocketOutboundWriter) async throws {
-        for frame in frames { try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes))) }
     }
 
     /// How a relay of the feed ended.
@@ -199,15 +195,9 @@ extension ConveyorAPI {
         }
     }
 
-    /// Sends the stream's entries after `since` that match the filter, page by page, until the page
-    /// reaches the live events the socket already buffers (the buffer skips what was replayed).
-    func replay(
-        since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, outbound: WebSocketOutboundWriter
-    ) async throws {
-        try await replay(since: since, filter: filter, subscriber: subscriber) { try await Self.send($0, outbound: outbound) }
-    }
-
-    /// The same, handing each page's matching frames to `write`.
+    /// Sends the stream's entries after `since` that match the filter, page by page (each page's
+    /// matching frames to `write`), until the page reaches the live events the socket already
+    /// buffers (the buffer skips what was replayed).
     func replay(
         since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: ([EventFrame]) async throws -> Void
     ) async throws {

@@ -86,7 +86,7 @@ final class EventSocketReader: Sendable {
                     continue
                 }
                 pending[index].append(contentsOf: UnsafeBufferPointer(start: scratch, count: count))
-                parse(&pending[index], socket: index, now: now)
+                for ping in parse(&pending[index], socket: index, now: now) { Self.pong(ping, on: polls[index].fd) }
             }
         }
     }
@@ -94,9 +94,12 @@ final class EventSocketReader: Sendable {
     static let jobPrefix = Array(#"{"kind":"job","seq":""#.utf8)
     static let gapMarker = Array(#""kind":"gap""#.utf8)
 
-    /// Takes every whole frame off the front of `bytes` and records it.
-    private func parse(_ bytes: inout [UInt8], socket: Int, now: UInt64) {
+    /// Takes every whole frame off the front of `bytes` and records it; returns the payloads of the
+    /// pings among them, which the caller answers.
+    @discardableResult
+    private func parse(_ bytes: inout [UInt8], socket: Int, now: UInt64) -> [[UInt8]] {
         var offset = 0
+        var pings: [[UInt8]] = []
         var seqs: [(milliseconds: UInt64, sequence: UInt64)] = []
         var gaps = 0
         var closed = false
@@ -124,19 +127,31 @@ final class EventSocketReader: Sendable {
                         gaps += 1
                     }
                 case 8: closed = true
+                case 9: pings.append(Array(payload))
                 default: break
                 }
                 offset += header + length
             }
         }
         if offset > 0 { bytes.removeFirst(offset) }
-        guard !seqs.isEmpty || gaps > 0 || closed else { return }
+        guard !seqs.isEmpty || gaps > 0 || closed else { return pings }
         figures.withLock { all in
             for seq in seqs { _ = all[socket].delays.record(now > seq.milliseconds ? now - seq.milliseconds : 0) }
             all[socket].seqs.append(contentsOf: seqs)
             all[socket].gaps += gaps
             if closed { all[socket].closed = true }
         }
+        return pings
+    }
+
+    /// Answers a ping with a pong carrying its payload (RFC 6455 §5.5.3), masked as a client's frames
+    /// must be (§5.3), as a browser does: the server closes a socket that leaves its pings unanswered.
+    static func pong(_ payload: [UInt8], on descriptor: Int32) {
+        guard payload.count <= 125 else { return }
+        let key = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        var frame: [UInt8] = [0x8A, 0x80 | UInt8(payload.count)] + key
+        frame += payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+        _ = frame.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// The `seq` of a job message (JSONBodyEncoder writes `kind` then `seq` first), read in place.
