@@ -50,7 +50,7 @@ open(sys.argv[1], "wb").write(b"\0" + struct.pack(">I", len(message)) + message)
 PY
 grpc_url="http://127.0.0.1:$grpc_port/conveyor.v1.Conveyor/Enqueue"
 h2() { h2load -t2 -c4 -m16 -D "$1" -H "content-type: application/grpc" -H "te: trailers" -d "$work/enqueue.grpc" "$grpc_url"; }
-depth() { redis-cli -p "$redis_port" LLEN conveyor:q:bench-grpc:normal; }
+depth() { redis-cli -p "$redis_port" LLEN "{conveyor}:q:bench-grpc:normal"; }
 wrk -t2 -c16 -d2s -s "$work/post.lua" "$url" >/dev/null
 h2 2 >/dev/null
 grpc=(); swift=(); rest=(); p99s=()
