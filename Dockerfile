@@ -30,12 +30,13 @@ RUN apt-get update \
         libbson-1.0-0 \
     && rm -rf /var/lib/apt/lists/*
 # END runtime packages
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin conveyor \
-    && mkdir -p /usr/share/conveyor/dashboard
+# The dashboard's files are embedded in the binary; its charts use Chart.js from Debian's package,
+# which `serve` serves at /vendor/chart.js/ from /usr/share/javascript/chart.js.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libjs-chart.js \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin conveyor
 COPY --from=build /out/conveyor /usr/local/bin/conveyor
-# The dashboard (its own issue) goes here when it lands: its files and the Chart.js package, e.g.
-#   COPY Dashboard /usr/share/conveyor/dashboard
-# and `serve` serves them at /.
 USER 10001:10001
 EXPOSE 8080 8081
 # `conveyor health` asks http://127.0.0.1:$CONVEYOR_HEALTH_PORT/readyz (default 8080, the API's

@@ -23,6 +23,10 @@ fi
 echo "== runtime packages against ldd"
 scripts/check-runtime-libs.sh
 
+echo "== the image serves the dashboard's Chart.js"
+# serve reads it from ServerConfiguration.vendorDirectory (/usr/share/javascript) + /chart.js.
+grep -Eq 'apt-get install .*libjs-chart\.js' Dockerfile || { echo "the Dockerfile's runtime stage does not install libjs-chart.js"; exit 1; }
+
 echo "== role command lines"
 .venv/bin/python scripts/check-roles.py "$binary"
 

@@ -91,6 +91,10 @@ extension ConveyorAPI {
             onUpgrade: { inbound, outbound, context in
                 guard let filter = try? EventFilter(request: context.request) else { return }
                 let frames = FrameBatchWriter(channel: context.requestContext.channel)
+                do { try await frames.install() } catch {
+                    self.logger.warning("event socket: the close gate could not be installed", metadata: ["error": .string("\(error)")])
+                    return
+                }
                 await self.streamEvents(filter: filter, inbound: inbound, outbound: outbound, frames: frames)
             })
         return router
@@ -133,11 +137,12 @@ extension ConveyorAPI {
         }
         events.unsubscribe(id)
         if subscriber.isTooSlow {
-            // The close frame waits behind what the socket has not read: give it 2 s to reach the
-            // socket, since the connection closes as soon as this returns (the socket's inbound
-            // ended with the cancelled reader), dropping what is still queued.
+            // The close frame waits behind what the socket has not read: give it up to 10 s (the
+            // socket may start reading again) to reach the socket, since the connection closes as
+            // soon as this returns (its inbound ended with the cancelled reader), dropping what is
+            // still queued.
             let reason = "too slow: its buffer stayed full for \(events.options.closeAfter)"
-            let deadline = ContinuousClock.now + .seconds(2)
+            let deadline = ContinuousClock.now + .seconds(10)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await outbound.close(.policyViolation, reason: reason) }
                 group.addTask { try? await Task.sleep(until: deadline) }

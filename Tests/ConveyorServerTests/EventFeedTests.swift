@@ -124,7 +124,7 @@ func expectHandshake(
 
 /// A WebSocket client that completes the handshake on a plain TCP socket (small receive buffer) and
 /// then reads nothing until told to: the slowest client there is.
-final class StalledSocket {
+final class StalledSocket: Sendable {
     let descriptor: Int32
 
     init(port: Int, path: String, key: String) throws {
@@ -165,6 +165,47 @@ final class StalledSocket {
             index -= 1
         }
         return nil
+    }
+
+    /// Sends a Close frame with code 1000, masked as a client's frames must be (RFC 6455 §5.3).
+    func sendClose() {
+        let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        let code: [UInt8] = [0x03, 0xE8]
+        let frame: [UInt8] = [0x88, 0x82] + key + [code[0] ^ key[0], code[1] ^ key[1]]
+        _ = frame.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the server closes the connection; returns the frames after the handshake's
+    /// answer, in order: opcode and payload (a server's frames are not masked).
+    func frames() -> [(opcode: UInt8, payload: [UInt8])] {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            data += buffer[0..<count]
+        }
+        let end: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let head = (0...max(0, data.count - 4)).first(where: { Array(data[$0..<min(data.count, $0 + 4)]) == end }) else { return [] }
+        var offset = head + 4
+        var frames: [(opcode: UInt8, payload: [UInt8])] = []
+        while data.count - offset >= 2 {
+            var length = Int(data[offset + 1] & 0x7F)
+            var header = 2
+            if length == 126 {
+                guard data.count - offset >= 4 else { break }
+                length = Int(data[offset + 2]) << 8 | Int(data[offset + 3])
+                header = 4
+            } else if length == 127 {
+                guard data.count - offset >= 10 else { break }
+                length = (0..<8).reduce(0) { $0 << 8 | Int(data[offset + 2 + $1]) }
+                header = 10
+            }
+            guard data.count - offset >= header + length else { break }
+            frames.append((data[offset] & 0x0F, Array(data[(offset + header)..<(offset + header + length)])))
+            offset += header + length
+        }
+        return frames
     }
 
     deinit { close(descriptor) }
@@ -352,6 +393,49 @@ struct EventFeedTests {
                 }
             }
         }
+    }
+
+    /// RFC 6455 §5.5.1: nothing after a Close. The client closes while events stream to it; the
+    /// server's answering Close is the last frame it sends, although frames were on their way.
+    @Test func nothingFollowsTheServersCloseWhenTheClientCloses() async throws {
+        try await withAPI { servers in
+            let server = servers[0]
+            let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
+            try await eventually("the socket did not connect") { server.subscribers == 1 }
+            let reader = Task.detached { socket.frames() }
+            let flood = Task {
+                while !Task.isCancelled { _ = try? await server.broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") }) }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            socket.sendClose()
+            let frames = await reader.value
+            flood.cancel()
+            let opcodes = frames.map(\.opcode)
+            #expect(opcodes.contains(1), "no event arrived before the close")
+            let close = try #require(opcodes.firstIndex(of: 8), "the server sent no Close")
+            #expect(close == opcodes.count - 1, "\(opcodes.count - 1 - close) frames followed the server's Close")
+        }
+    }
+
+    /// At shutdown each socket gets one Close (the server's going-away, or the library's normal
+    /// closure, whichever goes first) as its last frame.
+    @Test func aSocketIsClosedCleanlyWhenTheServerStops() async throws {
+        let reader = try await withAPI { servers in
+            let server = servers[0]
+            let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
+            try await eventually("the socket did not connect") { server.subscribers == 1 }
+            let reader = Task.detached { socket.frames() }
+            _ = try await server.broker.enqueue(batch: (0..<500).map { _ in EnqueueRequest(type: "noop") })
+            try await Task.sleep(for: .milliseconds(300))
+            return reader
+        }
+        let frames = await reader.value
+        let closes = frames.enumerated().filter { $0.element.opcode == 8 }
+        #expect(closes.count == 1, "\(closes.count) Close frames")
+        let (index, close) = try #require(closes.first)
+        #expect(index == frames.count - 1)
+        let code = close.payload.count >= 2 ? Int(close.payload[0]) << 8 | Int(close.payload[1]) : nil
+        #expect(code == 1001 || code == 1000, "close code \(String(describing: code))")
     }
 
     @Test func aClientThatNeverReadsIsClosedWith1008() async throws {

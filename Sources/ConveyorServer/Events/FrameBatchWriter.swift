@@ -17,13 +17,23 @@ import Synchronization
 /// library writes later (the 1008 close, a pong) goes through the same pipeline after these frames,
 /// since the library's writer waits for the channel to become writable. Waiting for a batch ends
 /// early when the task is cancelled (a socket found too slow), leaving its frames queued ahead of
-/// the close frame.
+/// the close frame. Nothing follows a close frame: `install()` puts a `CloseGate` in the pipeline.
 struct FrameBatchWriter: Sendable {
     let channel: any Channel
 
+    /// Adds the `CloseGate` in front of the frame encoder, where both these frames and the library's
+    /// pass. Call once, before the first `write`.
+    func install() async throws {
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            let encoder = try channel.pipeline.syncOperations.handler(type: WebSocketFrameEncoder.self)
+            try channel.pipeline.syncOperations.addHandler(CloseGate(), position: .after(encoder))
+        }.get()
+    }
+
     /// Writes `frames` (each a final text frame) and returns once the last one was written to the
-    /// socket. Throws the channel's error when the connection closed, `CancellationError` when the
-    /// task was cancelled while waiting.
+    /// socket. Throws the channel's error when the connection closed or a close frame went out
+    /// before them, `CancellationError` when the task was cancelled while waiting.
     func write(_ frames: [EventFrame]) async throws {
         guard let last = frames.last else { return }
         let channel = self.channel
@@ -41,12 +51,13 @@ struct FrameBatchWriter: Sendable {
                     resume(.failure(CancellationError()))
                     return
                 }
-                channel.eventLoop.execute {
+                // `submit` rather than `execute`: a loop already shut down fails the future.
+                channel.eventLoop.submit {
                     for frame in frames.dropLast() {
                         channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes), promise: nil)
                     }
-                    channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: last.bytes)).whenComplete(resume)
-                }
+                    return channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: last.bytes))
+                }.flatMap { $0 }.whenComplete(resume)
             }
         } onCancel: {
             resume(.failure(CancellationError()))
@@ -61,5 +72,27 @@ struct FrameBatchWriter: Sendable {
             guard let pending = try? await channel.getOption(.bufferedWritableBytes).get(), pending > 0 else { return }
             try? await Task.sleep(for: .milliseconds(10))
         }
+    }
+}
+
+/// Drops every frame written after a close frame (failing its write with `outputClosed`): RFC 6455
+/// §5.5.1 says an endpoint sends nothing after its Close. `FrameBatchWriter` writes beside
+/// hummingbird-websocket's writer, whose close (answering the client's, at shutdown, on a ping
+/// timeout) can go out while a batch is on its way. The library half-closes the output right after
+/// its Close (NIO then fails later writes), which covers all but the moment between the two event-
+/// loop tasks; this gate covers that moment too, whatever the library does next.
+final class CloseGate: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private var closed = false
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if closed {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        if unwrapOutboundIn(data).opcode == .connectionClose { closed = true }
+        context.write(data, promise: promise)
     }
 }
