@@ -1,6 +1,7 @@
 import Conveyor
 import ConveyorServer
 import ConveyorTestSupport
+import Crypto
 import Foundation
 import HummingbirdWSClient
 import Logging
@@ -256,6 +257,16 @@ struct EventFeedTests {
             try expectHandshake(server, "token=" + token, 401)
             expectProblem(try await server.client.with(key: nil).get("/v1/events?token=" + token), 401)
             expectProblem(try await server.client.with(key: nil).post("/v1/events/token"), 401)
+
+            // Valid 60 s: kept in Redis (as its SHA-256) with that time to live, and refused once gone.
+            let expiring = try #require(try await server.client.with(key: Keys.read).post("/v1/events/token").json["token"] as? String)
+            let digest = SHA256.hash(data: Array(expiring.utf8)).map { String(format: "%02x", $0) }.joined()
+            let key = server.broker.keys.prefix + "events-token:" + digest
+            let ttl = try #require(try await server.broker.pool.command("PTTL", key).int)
+            #expect((55_000...60_000).contains(ttl), "time to live \(ttl) ms")
+            _ = try await server.broker.pool.command("PEXPIRE", key, "1")
+            try await Task.sleep(for: .milliseconds(20))
+            try expectHandshake(server, "token=" + expiring, 401)
         }
     }
 
