@@ -76,11 +76,3 @@ export function query(params) {
   const text = search.toString().replace(/\+/g, "%20");
   return text ? "?" + text : "";
 }
-
-/** Whether this server has a route (the OpenAPI document lists it), e.g. PATCH /v1/jobs/{id}. */
-let spec;
-export async function hasOperation(method, path) {
-  if (!spec) spec = fetch("/openapi.json").then((r) => r.json()).catch(() => ({ paths: {} }));
-  const document = await spec;
-  return Boolean(document.paths?.[path]?.[method.toLowerCase()]);
-}

@@ -1,8 +1,8 @@
 // Jobs: the history from MongoDB (GET /v1/jobs) with filters and cursor paging; matching job events
 // from the feed update rows and add jobs at the top without a reload. Bulk retry / cancel / delete
 // from dead letters on a selection or on everything matching the filter. Job detail: payload,
-// result, the attempts timeline, and cancel / retry / edit (PATCH /v1/jobs/{id}, when the server has it).
-import { get, post, patch, del, query, hasOperation } from "./api.js";
+// result, the attempts timeline, and cancel / retry / edit (PATCH /v1/jobs/{id}).
+import { get, post, patch, del, query } from "./api.js";
 import { openFeed } from "./feed.js";
 import { el, attempt, notify, time, duration, stateChip, jobLink, pretty, table, runBounded } from "./ui.js";
 
@@ -232,46 +232,72 @@ export function jobs(main) {
 }
 
 export function jobDetail(main, id) {
-  main.append(el("p", { class: "muted" }, "Loading job " + id + "…"));
-  let feed;
-  async function render() {
+  const summary = el("div", { id: "job-summary" }, el("p", { class: "muted" }, "Loading job " + id + "…"));
+  const editHolder = el("div", { id: "job-edit" });
+  main.append(el("h1", {}, "Job ", el("span", { class: "mono" }, id)), summary, editHolder);
+  // The edit form survives live updates: it is rebuilt from the job only while the user is not
+  // editing it (no change made, focus elsewhere); otherwise it stays as typed and says what changed.
+  let edit = null;
+  let closed = false;
+  let rendering = null;
+  let again = false;
+
+  /** Renders now, or once more after the render in progress: events coalesce, one fetch at a time. */
+  function render() {
+    if (rendering) { again = true; return rendering; }
+    rendering = (async () => {
+      do { again = false; await renderOnce(); } while (again && !closed);
+      rendering = null;
+    })();
+    return rendering;
+  }
+  async function renderOnce() {
     const job = await attempt(() => get("/v1/jobs/" + encodeURIComponent(id)));
-    main.replaceChildren(el("h1", {}, "Job ", el("span", { class: "mono" }, id)));
-    if (!job) { main.append(el("p", { class: "error" }, "This job could not be loaded.")); return; }
+    if (closed) return;
+    if (!job) {
+      summary.replaceChildren(el("p", { class: "error" }, "This job could not be loaded."));
+      if (!edit || !edit.inUse()) { edit = null; editHolder.replaceChildren(); }
+      return;
+    }
     const history = job.source === "history";
     const attempts = history ? Object.entries(job.attempts || {}).sort((a, b) => a[0] - b[0]) : [];
     const actions = el("div", { class: "toolbar" },
       el("button", { type: "button", id: "job-cancel", onclick: () => act("cancel") }, "Cancel"),
       el("button", { type: "button", id: "job-retry", onclick: () => act("retry") }, "Retry"));
-    main.append(
+    const parts = [
       el("div", { class: "panel" }, el("dl", { class: "props" },
         prop("State", stateChip(job.state)), prop("Type", job.type), prop("Queue", job.queue), prop("Priority", job.priority),
         prop("Attempts", history ? attempts.length : `${job.attempts} of ${job.max_attempts}`),
         prop("Run at", time(job.run_at)), prop("Created", time(job.created_at)), prop("Finished", time(job.finished_at)),
         prop("Worker", job.worker), prop("Last error", job.last_error), prop("Source", history ? "history (MongoDB)" : "live (Redis)"))),
       actions,
-      el("h2", {}, "Payload"), pretty(job.payload), el("h2", {}, "Result"), pretty(job.result));
+      el("h2", {}, "Payload"), pretty(job.payload), el("h2", {}, "Result"), pretty(job.result)];
     const timeline = job.timeline || [];
-    main.append(el("h2", {}, "Attempts"));
+    parts.push(el("h2", {}, "Attempts"));
     if (attempts.length) {
-      main.append(el("div", { class: "panel" }, table(["#", "Worker", "Started", "Run time", "Queue wait", "Error"],
+      parts.push(el("div", { class: "panel" }, table(["#", "Worker", "Started", "Run time", "Queue wait", "Error"],
         attempts.map(([n, a]) => el("tr", {}, el("td", {}, n), el("td", { class: "mono" }, a.worker || ""), el("td", {}, time(a.started_at)),
           el("td", {}, duration(a.duration_ms)), el("td", {}, duration(a.queued_ms)), el("td", { class: "error" }, a.error || ""))),
         { label: "Attempts" })));
     }
-    main.append(el("div", { class: "panel" }, timeline.length === 0 ? el("p", { class: "muted" }, "No timeline yet (history may lag).") :
+    parts.push(el("div", { class: "panel" }, timeline.length === 0 ? el("p", { class: "muted" }, "No timeline yet (history may lag).") :
       table(["When", "Event", "Attempt", "Worker", "Details"], timeline.map((e) => el("tr", {},
         el("td", {}, time(e.ts)), el("td", {}, e.event), el("td", {}, e.attempt ?? ""), el("td", { class: "mono" }, e.worker || ""),
         el("td", { class: "error" }, e.error || e.reason || (e.duration_ms !== undefined ? "ran " + duration(e.duration_ms) : "")))),
       { label: "Timeline" })));
-    if (await hasOperation("PATCH", "/v1/jobs/{id}")) main.append(editForm(job));
-    else main.append(el("p", { class: "muted", id: "edit-unavailable" }, "Editing needs PATCH /v1/jobs/{id}, which this server does not offer yet."));
+    summary.replaceChildren(...parts);
+    if (edit && edit.inUse()) edit.changedUnderneath(job);
+    else {
+      edit = editForm(job);
+      editHolder.replaceChildren(edit.form);
+    }
   }
   function prop(label, value) { return [el("dt", {}, label), el("dd", {}, value ?? "–")]; }
   async function act(action) {
     if (await attempt(() => post(`/v1/jobs/${encodeURIComponent(id)}/${action}`), `Job ${action === "cancel" ? "cancelled" : "retried"}.`)) render();
   }
   function editForm(job) {
+    let dirty = false;
     const payload = el("textarea", { id: "edit-payload", "aria-describedby": "edit-payload-error" }, JSON.stringify(job.payload, null, 2));
     const payloadError = el("p", { id: "edit-payload-error", class: "error", role: "status" });
     payload.addEventListener("input", () => {
@@ -279,24 +305,42 @@ export function jobDetail(main, id) {
         payload.setAttribute("aria-invalid", "true"); payloadError.textContent = "Not JSON: " + error.message;
       }
     });
-    const form = el("form", { class: "panel", id: "edit-form" }, el("h2", {}, "Edit (pending jobs only)"),
+    const stale = el("p", { id: "edit-stale", class: "muted", role: "status" });
+    const form = el("form", { class: "panel", id: "edit-form" }, el("h2", {}, "Edit (scheduled, queued or retrying jobs)"),
       el("div", { class: "grid2" },
         el("div", {}, el("label", { for: "edit-priority" }, "Priority"), el("select", { id: "edit-priority" },
           ["high", "normal", "low"].map((p) => el("option", { value: p, selected: job.priority === p }, p)))),
         el("div", {}, el("label", { for: "edit-delay" }, "Run in (ms from now, empty: unchanged)"), el("input", { id: "edit-delay", type: "number", min: 0 }))),
-      el("label", { for: "edit-payload" }, "Payload (JSON)"), payload, payloadError,
+      el("label", { for: "edit-payload" }, "Payload (JSON)"), payload, payloadError, stale,
       el("button", { type: "submit", class: "primary", id: "edit-save" }, "Save changes"));
+    form.addEventListener("input", () => { dirty = true; });
+    form.addEventListener("change", () => { dirty = true; });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const change = { priority: form.querySelector("#edit-priority").value };
       const delay = form.querySelector("#edit-delay").value;
       if (delay !== "") change.delay_ms = Number(delay);
       try { change.payload = JSON.parse(payload.value); } catch (error) { return notify("The payload is not JSON: " + error.message); }
-      if (await attempt(() => patch("/v1/jobs/" + encodeURIComponent(id), change), "Job updated.")) render();
+      if (await attempt(() => patch("/v1/jobs/" + encodeURIComponent(id), change), "Job updated.")) {
+        edit = null; // saved: the next render shows the job as it is now
+        render();
+      }
     });
-    return form;
+    return {
+      form,
+      /** Changed by the user, or focused: a render must not replace it. */
+      inUse: () => dirty || form.contains(document.activeElement),
+      /** Says, without touching the user's values, what changed in the job since the form was built. */
+      changedUnderneath(now) {
+        const changes = [];
+        if (now.state !== job.state) changes.push(`it is now ${now.state}`);
+        if (now.priority && now.priority !== job.priority) changes.push(`its priority is now ${now.priority}`);
+        if (JSON.stringify(now.payload) !== JSON.stringify(job.payload)) changes.push("its payload changed");
+        stale.textContent = changes.length ? `While you edited, the job changed: ${changes.join(", ")}. Saving sends the values above.` : "";
+      },
+    };
   }
   render();
-  feed = openFeed({ kinds: "job", job: id }, (message) => { if (message.kind === "job") render(); });
-  return () => feed.close();
+  const feed = openFeed({ kinds: "job", job: id }, (message) => { if (message.kind === "job") render(); });
+  return () => { closed = true; feed.close(); };
 }
