@@ -63,20 +63,16 @@ export const post = (path, body) => request("POST", path, body);
 export const patch = (path, body) => request("PATCH", path, body);
 export const del = (path) => request("DELETE", path);
 
-/** A query string from an object, leaving out empty values. */
+/**
+ * A query string from an object, leaving out empty values. Spaces are sent as %20, not the form
+ * encoding's "+", which the server reads as a plus sign (an error-text search for "on purpose" would
+ * otherwise look for "on+purpose"); a literal "+" is %2B either way.
+ */
 export function query(params) {
   const search = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") search.set(name, value);
   }
-  const text = search.toString();
+  const text = search.toString().replace(/\+/g, "%20");
   return text ? "?" + text : "";
-}
-
-/** Whether this server has a route (the OpenAPI document lists it), e.g. PATCH /v1/jobs/{id}. */
-let spec;
-export async function hasOperation(method, path) {
-  if (!spec) spec = fetch("/openapi.json").then((r) => r.json()).catch(() => ({ paths: {} }));
-  const document = await spec;
-  return Boolean(document.paths?.[path]?.[method.toLowerCase()]);
 }

@@ -82,3 +82,56 @@ export function card(label, value, id) {
 export function number(value) {
   return value === undefined || value === null ? "–" : Number(value).toLocaleString();
 }
+
+/**
+ * Runs one request per id, `limit` at a time (the API has no bulk endpoint for it), and reports in
+ * words in `region` (an aria-live element): progress while it runs, with a Stop button, then a
+ * summary that stays there and is also notified. `action(id)` returns a promise; a 404 counts as
+ * `missing` (the job was not there, e.g. no longer a dead letter) rather than a failure; a 429 (rate
+ * limit) waits a second and tries again, up to three times.
+ * `words` = { doing: "Deleting from dead letters", done: "deleted from dead letters", missing: "were
+ * not in dead letters" }. Resolves to { done: [ids], missing: [ids], failures: [[id, message]], stopped }.
+ */
+export async function runBounded(ids, action, region, words, limit = 8) {
+  const result = { done: [], missing: [], failures: [], stopped: false };
+  let next = 0;
+  const stop = el("button", { type: "button", class: "stop-bulk", onclick: () => { result.stopped = true; } }, "Stop");
+  const text = el("span", {});
+  const show = () => {
+    const finished = result.done.length + result.missing.length + result.failures.length;
+    text.textContent = `${words.doing}: ${finished} of ${ids.length} answered, ${result.done.length} ${words.done}` +
+      (result.missing.length ? `, ${result.missing.length} ${words.missing}` : "") +
+      (result.failures.length ? `, ${result.failures.length} refused` : "") + "…";
+  };
+  region.replaceChildren(text, " ", stop);
+  show();
+  async function one(id) {
+    for (let tries = 0; ; tries += 1) {
+      try {
+        await action(id);
+        result.done.push(id);
+        return;
+      } catch (error) {
+        if (error.status === 429 && tries < 3 && !result.stopped) { await new Promise((r) => setTimeout(r, 1000)); continue; }
+        if (error.status === 404) result.missing.push(id);
+        else result.failures.push([id, error.message || String(error)]);
+        return;
+      }
+    }
+  }
+  async function lane() {
+    while (next < ids.length && !result.stopped) {
+      await one(ids[next++]);
+      show();
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, ids.length) }, lane));
+  const untried = ids.length - result.done.length - result.missing.length - result.failures.length;
+  const summary = `${result.done.length} of ${ids.length} ${words.done}` +
+    (result.missing.length ? `; ${result.missing.length} ${words.missing}` : "") +
+    (result.failures.length ? `; ${result.failures.length} refused (first: ${result.failures[0][0]}: ${result.failures[0][1]})` : "") +
+    (result.stopped ? `; stopped, ${untried} not tried` : "") + ".";
+  region.replaceChildren(summary);
+  notify(summary, result.failures.length || result.stopped ? "error" : "info");
+  return result;
+}

@@ -4,6 +4,11 @@
 # a promoter and a history writer, on their own redis-server and SecantusDB on free ports. Screenshots
 # go to .run/screenshots/. Nothing leaves this machine (SE_OFFLINE: Selenium fetches no driver).
 # Used by `make test`.
+#
+# Environment: CONVEYOR_BIN, the conveyor binary (default .build/debug/conveyor); CONVEYOR_DASHBOARD_DIR,
+# when set, a folder `serve` gets as --dashboard-dir, so edits to Dashboard/ are tested without a
+# rebuild (the binary otherwise serves the copy embedded when it was built), e.g.
+#   CONVEYOR_BIN=.build/debug/conveyor CONVEYOR_DASHBOARD_DIR=Dashboard scripts/browser-tests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${CONVEYOR_BIN:-.build/debug/conveyor}"
@@ -17,7 +22,9 @@ api_port=$(free_port)
 admin_key="browser-admin-$RANDOM$RANDOM"
 export CONVEYOR_REDIS_URL="redis://127.0.0.1:$redis_port" CONVEYOR_MONGO_URL="mongodb://127.0.0.1:$mongo_port/conveyor"
 export CONVEYOR_API_KEYS="$admin_key:admin" MONGOC_DISABLE_SHM=1 CONVEYOR_LOG_LEVEL=warning
-"$binary" serve --port "$api_port" --grpc-port 0 >"$work/api.out" 2>"$work/api.err" &
+dashboard=()
+if [ -n "${CONVEYOR_DASHBOARD_DIR:-}" ]; then dashboard=(--dashboard-dir "$CONVEYOR_DASHBOARD_DIR"); fi
+"$binary" serve --port "$api_port" --grpc-port 0 "${dashboard[@]}" >"$work/api.out" 2>"$work/api.err" &
 pids+=($!)
 "$binary" worker --queues default,browser,paused-q --concurrency 4 >"$work/worker.log" 2>&1 &
 pids+=($!)

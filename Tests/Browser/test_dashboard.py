@@ -159,9 +159,16 @@ class DashboardTests(unittest.TestCase):
         row.find_element(By.CSS_SELECTOR, "button.retry-one").click()
         self.wait_for(EC.text_to_be_present_in_element((By.ID, "errors"), "1 of 1 retried"))
         self.shot("03-dead-retried")
-        status, job = api("GET", "/v1/jobs/" + job_id)
-        self.assertEqual(status, 200)
-        self.assertIn(job["state"], ("queued", "running", "retrying", "dead"))
+        # The job left dead letters: it is pending or running again, or (if it already failed its two
+        # new attempts) its timeline shows the retry that put it back on its queue after it died.
+        def left_dead(_):
+            status, job = api("GET", "/v1/jobs/" + job_id)
+            self.assertEqual(status, 200)
+            if job["state"] in ("queued", "running", "retrying", "succeeded"):
+                return True
+            return any(e.get("event") == "queued" and e.get("from") == "dead" for e in job.get("timeline") or [])
+
+        self.wait_for(left_dead, timeout=20, message="the retried job did not leave dead letters")
 
     def test_04_a_paused_queue_grows(self):
         self.go("#/queues")
@@ -218,6 +225,30 @@ class DashboardTests(unittest.TestCase):
             self.wait_for(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), text), message=page)
             self.shot("08-" + page.strip("#/"))
 
+    def wait_dead(self, ids, timeout=30):
+        """Waits until the API says each job is dead."""
+        self.wait_for(lambda d: all(api("GET", "/v1/jobs/" + i)[1].get("state") == "dead" for i in ids), timeout=timeout,
+                      message=f"the failing jobs {ids} did not die")
+
+    def dead_ids(self):
+        """Every id in dead letters, read page by page through the API."""
+        ids, cursor = set(), None
+        while True:
+            status, page = api("GET", "/v1/dead?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
+            self.assertEqual(status, 200, page)
+            ids.update(job["id"] for job in page["jobs"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return ids
+
+    def open_jobs(self, hash_path, state_filter):
+        """Goes to the jobs page with filters and waits for its feed to be live."""
+        self.go(hash_path)
+        self.wait_for(lambda d: d.execute_script("const s = document.getElementById('jf-state'); return s && s.value") == state_filter)
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "connection"), "live"))
+        # A reload would lose this mark: the tests check that rows arrive without one.
+        self.driver.execute_script("window.noReloadMark = true")
+
     def test_09_phone_width(self):
         driver = self.driver
         driver.set_window_size(390, 844)
@@ -231,6 +262,81 @@ class DashboardTests(unittest.TestCase):
             self.assertLessEqual(width, 400, "the page scrolls sideways at phone width")
         finally:
             driver.set_window_size(1280, 800)
+
+    def test_10_bulk_delete_selected_dead_letters(self):
+        ids = [enqueue("fail", queue="browser", payload={"times": 100}, max_attempts=1) for _ in range(3)]
+        self.wait_dead(ids)
+        keep = enqueue("fail", queue="browser", payload={"times": 100}, max_attempts=1)
+        self.wait_dead([keep])
+        self.go("#/dead")
+        for job_id in ids:
+            self.wait_for(EC.element_to_be_clickable(
+                (By.CSS_SELECTOR, f'#dead-body tr[data-id="{job_id}"] input[type=checkbox]'))).click()
+        self.driver.find_element(By.ID, "dead-delete-selected").click()
+        self.wait_for(EC.alert_is_present()).accept()
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "dead-bulk-progress"), "3 of 3 deleted."),
+                      message="the bulk delete did not report 3 of 3 deleted")
+        for job_id in ids:
+            self.wait_for(EC.invisibility_of_element_located((By.CSS_SELECTOR, f'#dead-body tr[data-id="{job_id}"]')))
+        self.shot("10-dead-bulk-deleted")
+        dead = self.dead_ids()
+        self.assertFalse(dead & set(ids), "deleted jobs are still in dead letters")
+        self.assertIn(keep, dead, "a job that was not selected was deleted")
+        self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, f'#dead-body tr[data-id="{keep}"]'))
+
+    def test_11_a_job_turning_dead_appears_live_and_is_deleted_from_the_jobs_page(self):
+        self.open_jobs("#/jobs?state=dead&queue=browser", "dead")
+        job_id = enqueue("fail", queue="browser", payload={"times": 100}, max_attempts=2,
+                         backoff={"kind": "fixed", "base_ms": 300})
+        row = f'#jobs-body tr[data-id="{job_id}"]'
+        self.wait_for(EC.presence_of_element_located((By.CSS_SELECTOR, row)), timeout=30,
+                      message="a job that died did not appear on the jobs page filtered to dead")
+        self.assertIn("dead", self.text_of(row + " .state-cell"))
+        self.assertTrue(self.driver.execute_script("return window.noReloadMark === true"), "the page reloaded")
+        self.shot("11-jobs-dead-live")
+        self.driver.find_element(By.CSS_SELECTOR, row + " input[type=checkbox]").click()
+        self.driver.find_element(By.ID, "jobs-delete-selected").click()
+        self.wait_for(EC.alert_is_present()).accept()
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "jobs-bulk-progress"), "1 of 1 deleted from dead letters."))
+        self.wait_for(lambda d: "deleted" in self.text_of(row + " .state-cell"), message="the row does not show the deletion")
+        self.assertNotIn(job_id, self.dead_ids())
+        self.shot("11-jobs-dead-deleted")
+
+    def test_12_error_text_and_open_time_range_stay_live_and_delete_all_matching(self):
+        since = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))
+        self.open_jobs(f"#/jobs?state=dead&queue=browser&since={since}&q=ON%20PURPOSE", "dead")
+        job_id = enqueue("fail", queue="browser", payload={"times": 100}, max_attempts=1)
+        row = f'#jobs-body tr[data-id="{job_id}"]'
+        self.wait_for(EC.presence_of_element_located((By.CSS_SELECTOR, row)), timeout=30,
+                      message="a dead job matching the error text did not appear live")
+        self.assertIn("failing on purpose", self.text_of(row + " .error"))
+        self.assertTrue(self.driver.execute_script("return window.noReloadMark === true"), "the page reloaded")
+        # The history must have it before "all matching" (read from the history) can find it.
+        self.wait_for(lambda d: any(j["id"] == job_id for j in api("GET", "/v1/jobs?state=dead&queue=browser&limit=1000")[1]["jobs"]),
+                      message="the history never listed the dead job")
+        self.driver.find_element(By.ID, "jobs-delete-all").click()
+        self.wait_for(EC.alert_is_present()).accept()
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "jobs-bulk-progress"), "deleted from dead letters"))
+        self.assertNotIn("refused", self.text_of("#jobs-bulk-progress"))
+        self.assertNotIn(job_id, self.dead_ids())
+        self.shot("12-jobs-delete-all-matching")
+
+    def test_13_a_live_event_keeps_an_edit_in_progress(self):
+        job_id = enqueue("noop", queue="browser", delay_ms=600000, priority="low", payload={"n": 1})
+        self.go("#/jobs/" + job_id)
+        payload = self.wait_for(EC.element_to_be_clickable((By.ID, "edit-payload")))
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "connection"), "live"))
+        payload.click()
+        self.driver.execute_script("arguments[0].select()", payload)
+        payload.send_keys('{"n": 2}')
+        status, _ = api("PATCH", "/v1/jobs/" + job_id, {"priority": "high"})
+        self.assertEqual(status, 200)
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "edit-stale"), "priority is now high"),
+                      message="the live update did not reach the page")
+        self.wait_for(lambda d: "high" in self.text_of("#job-summary dl"))
+        self.assertEqual(self.driver.find_element(By.ID, "edit-payload").get_attribute("value"), '{"n": 2}')
+        self.assertEqual(self.driver.execute_script("return document.activeElement.id"), "edit-payload")
+        self.shot("13-edit-kept")
 
 
 if __name__ == "__main__":
