@@ -1,6 +1,8 @@
 // Overview: live throughput and failures per second over the last 5 minutes (Chart.js), queue
-// depths by priority, and the cluster's running, delayed, dead and workers online — all from the
-// feed's stats messages (kinds=stats), once a second.
+// depths by priority, and the cluster's running, delayed, dead and workers online — from the feed's
+// stats messages (kinds=stats), once a second. The chart starts with the past 5 minutes as the
+// server sampled them (GET /v1/stats/throughput), so it is not empty when the page opens.
+import { get } from "./api.js";
 import { openFeed } from "./feed.js";
 import { el, card, number, table } from "./ui.js";
 
@@ -36,6 +38,22 @@ export function overview(main) {
     document.getElementById("ov-chart").replaceWith(el("p", { class: "error" }, "Chart.js did not load (/vendor/chart.js/chart.min.js)."));
   }
   let previous;
+  let live = false;
+  // The past, unless live points came first (then the backfill would land after them).
+  get("/v1/stats/throughput").then((body) => {
+    if (live || !body || !Array.isArray(body.points)) return;
+    for (const point of body.points.slice(-WINDOW)) {
+      if (!(point.seconds > 0)) continue;
+      labels.push(new Date(point.at).toLocaleTimeString());
+      succeeded.push(point.succeeded / point.seconds);
+      failed.push(point.failed / point.seconds);
+    }
+    if (chart) chart.update("none");
+  }).catch((error) => {
+    // The live points still come; the chart starts from now.
+    document.getElementById("ov-chart-title").after(
+      el("p", { class: "muted", id: "ov-chart-note" }, `The last 5 minutes could not be loaded (${error.message}); the chart starts now.`));
+  });
   const feed = openFeed({ kinds: "stats" }, (message) => {
     if (message.kind !== "stats") return;
     const queues = message.queues || {};
@@ -51,6 +69,7 @@ export function overview(main) {
     // Per-second points from the totals' differences; the first message only sets the baseline.
     const totals = { succeeded: message.totals?.succeeded ?? 0, failed: message.totals?.failed ?? 0, at: Date.parse(message.at) };
     if (previous && totals.at > previous.at) {
+      live = true;
       const seconds = (totals.at - previous.at) / 1000;
       labels.push(new Date(totals.at).toLocaleTimeString());
       succeeded.push(Math.max(0, (totals.succeeded - previous.succeeded) / seconds));

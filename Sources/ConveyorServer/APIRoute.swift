@@ -66,6 +66,7 @@ extension ConveyorAPI {
         },
         APIRoute(.get, "/v1/workers", .read) { api, request, _ in try await api.listWorkers(request) },
         APIRoute(.get, "/v1/stats", .read) { api, request, _ in try await api.stats(request) },
+        APIRoute(.get, "/v1/stats/throughput", .read) { api, request, _ in try api.throughput(request) },
         APIRoute(.get, "/v1/schedules", .read) { api, request, _ in try await api.listSchedules(request) },
         APIRoute(.post, "/v1/schedules", .admin) { api, request, _ in try await api.createSchedule(request) },
         APIRoute(.get, "/v1/schedules/{name}", .read) { api, _, context in

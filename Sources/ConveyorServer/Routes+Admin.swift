@@ -48,6 +48,16 @@ extension ConveyorAPI {
         return try JSONResponse.make(try await stats(hours: try query.int("hours", in: 1...168) ?? 1))
     }
 
+    /// `GET /v1/stats/throughput`: jobs succeeded and failed per second over the last 5 minutes, as
+    /// this server sampled the totals (the dashboard's overview chart starts from it).
+    func throughput(_ request: Request) throws -> Response {
+        _ = try QueryInput(request, allowed: [])
+        let seconds =
+            Double(events.options.statsInterval.components.seconds)
+            + Double(events.options.statsInterval.components.attoseconds) / 1e18
+        return try JSONResponse.make(ThroughputBody(intervalSeconds: seconds, points: events.throughput()))
+    }
+
     func retryDead(_ request: Request) async throws -> Response {
         let input = try JSONInput(body: try await Self.body(request, limit: 1 << 20))
         try input.allowOnly(["ids", "all"])

@@ -209,6 +209,11 @@ class DashboardTests(unittest.TestCase):
 
     def test_07_overview_counters_match_the_stats(self):
         self.go("#/overview")
+        # The chart opens with the past minutes (GET /v1/stats/throughput; the server has sampled
+        # since the first test): 5 points within 1.5 s, where the live feed adds one a second.
+        points = "const c = window.Chart && Chart.getChart('ov-chart'); return c ? c.data.labels.length : -1;"
+        self.wait_for(lambda d: d.execute_script(points) >= 5, timeout=1.5,
+                      message="the overview chart did not open with the past minutes")
         ids = {"ov-running": "running", "ov-delayed": "delayed", "ov-dead": "dead"}
 
         def matches(driver):

@@ -110,6 +110,39 @@ struct AdminRouteTests {
         }
     }
 
+    /// GET /v1/stats/throughput: the server samples the totals on its own (nobody subscribed), and
+    /// the points' counts add up to the attempts that succeeded and failed meanwhile.
+    @Test func throughputOfTheLastMinutes() async throws {
+        try await withAPI(worker: true, events: EventHubOptions(statsInterval: .milliseconds(200))) { servers in
+            let api = servers[0].client
+            func points() async throws -> [[String: Any]] {
+                let body = try await api.get("/v1/stats/throughput").json
+                #expect(body["interval_seconds"] as? Double == 0.2)
+                return body["points"] as? [[String: Any]] ?? []
+            }
+            try await eventually("no sample pair yet") { try await !points().isEmpty }
+            let before = try await points().count
+            _ = try await api.post(
+                "/v1/jobs/batch",
+                [
+                    "jobs": [
+                        ["type": "echo"], ["type": "echo"], ["type": "echo"], ["type": "fail", "payload": ["times": 9], "max_attempts": 1],
+                    ]
+                ])
+            try await eventually(timeout: 30, "the points do not add up to 3 succeeded and 1 failed") {
+                let all = try await points()
+                return all.reduce(0) { $0 + ($1["succeeded"] as? Int ?? 0) } == 3 && all.reduce(0) { $0 + ($1["failed"] as? Int ?? 0) } == 1
+            }
+            let all = try await points()
+            #expect(all.count > before)
+            for point in all {
+                #expect(point["at"] is String)
+                #expect((point["seconds"] as? Double).map { $0 > 0.1 && $0 < 5 } == true)
+            }
+            expectProblem(try await api.get("/v1/stats/throughput?minutes=5"), 400, field: "minutes")
+        }
+    }
+
     @Test func schedulesThroughTheAPI() async throws {
         try await withAPI { servers in
             let api = servers[0].client

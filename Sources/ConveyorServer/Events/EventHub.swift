@@ -49,6 +49,12 @@ public final class EventHub: Service, Sendable {
     private let identities: Mutex<IdentityCache>
     /// Totals (succeeded, failed) sampled once a second, for the 10 s rates.
     private let samples = Mutex<[(at: ContinuousClock.Instant, succeeded: Int, failed: Int)]>([])
+    /// Totals (succeeded, failed) sampled every `statsInterval`, with or without subscribers, for
+    /// the last 5 minutes' per-second throughput (`throughput()`): a page that opens gets the
+    /// chart's past at once instead of drawing from its first second.
+    private let recent = Mutex<[(at: Date, succeeded: Int, failed: Int)]>([])
+    /// Samples kept in `recent`: 5 minutes of seconds, and the one before them.
+    static let recentSamples = 301
     private let stopping = Atomic<Bool>(false)
     /// How a stats message is computed; the API sets it (queue bodies live in ConveyorServer).
     let statsSource: @Sendable () async throws -> (BrokerStats, [String: QueueBody], Int)
@@ -90,6 +96,7 @@ public final class EventHub: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.readLoop(lane: lane) }
                 group.addTask { await self.statsLoop() }
+                group.addTask { await self.throughputLoop() }
                 await group.waitForAll()
             }
         } onGracefulShutdown: {
@@ -227,6 +234,36 @@ public final class EventHub: Service, Sendable {
         }
     }
 
+    /// Samples the succeeded and failed totals every `statsInterval` into `recent` (one HMGET).
+    private func throughputLoop() async {
+        while !isStopping {
+            let started = ContinuousClock.now
+            if let reply = try? await broker.pool.command("HMGET", broker.keys.stats, "succeeded", "failed"),
+                let values = reply.array, values.count == 2
+            {
+                let sample = (at: Date(), succeeded: values[0].int ?? 0, failed: values[1].int ?? 0)
+                recent.withLock { recent in
+                    recent.append(sample)
+                    if recent.count > Self.recentSamples { recent.removeFirst(recent.count - Self.recentSamples) }
+                }
+            }
+            let left = options.statsInterval - (ContinuousClock.now - started)
+            if left > .zero { try? await Task.sleep(for: left) }
+        }
+    }
+
+    /// Jobs succeeded and failed in each sampling interval (about a second) of the last 5 minutes
+    /// that this server sampled, oldest first: each point is the change of the totals since the
+    /// sample before, stamped with the interval's end and length. Empty until two samples were taken.
+    public func throughput() -> [ThroughputPoint] {
+        let samples = recent.withLock { $0 }
+        return zip(samples, samples.dropFirst()).map { before, after in
+            ThroughputPoint(
+                at: after.at, seconds: (max(0, after.at.timeIntervalSince(before.at)) * 1_000).rounded() / 1_000,
+                succeeded: max(0, after.succeeded - before.succeeded), failed: max(0, after.failed - before.failed))
+        }
+    }
+
     /// The stats message now, with rates over the samples of the last 10 s.
     func statsMessage() async throws -> StatsMessage {
         let (stats, queues, workers) = try await statsSource()
@@ -246,6 +283,22 @@ public final class EventHub: Service, Sendable {
             succeededPerSecond: (perSecondSucceeded * 100).rounded() / 100, failedPerSecond: (perSecondFailed * 100).rounded() / 100,
             workersOnline: workers, totals: stats.totals)
     }
+}
+
+/// One point of `GET /v1/stats/throughput`: the attempts that succeeded and failed in the sampling
+/// interval of `seconds` ending at `at`.
+public struct ThroughputPoint: Encodable, Sendable, Equatable {
+    public var at: Date
+    public var seconds: Double
+    public var succeeded: Int
+    public var failed: Int
+}
+
+/// `GET /v1/stats/throughput`: this server's per-second samples of the last 5 minutes.
+public struct ThroughputBody: Encodable, Sendable {
+    /// Seconds between samples.
+    public var intervalSeconds: Double
+    public var points: [ThroughputPoint]
 }
 
 /// Job id → identity, bounded: two generations, the older dropped whole when the newer fills.
