@@ -17,8 +17,8 @@ bin="${CONVEYOR_BIN:-.build/release/conveyor}"
 runs="${RUNS:-5}"
 seconds="${SECONDS_PER_RUN:-10}"
 rate="${RATE:-2000}"
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
-command -v h2load >/dev/null || { echo "h2load is missing: apt-get install -y nghttp2-client"; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: make deps (or apt-get install -y wrk)"; exit 1; }
+command -v h2load >/dev/null || { echo "h2load is missing: make deps (or apt-get install -y nghttp2-client)"; exit 1; }
 source scripts/lib.sh
 work=$(mktemp -d)
 pids=()

@@ -6,9 +6,10 @@
 # Runs apt-get update once, and only when something is missing.
 set -euo pipefail
 # chromium + chromium-driver drive the dashboard's browser tests; libjs-chart.js is the charting library
-# the dashboard serves under /vendor/chart.js/.
+# the dashboard serves under /vendor/chart.js/; wrk and nghttp2-client's h2load are the REST and gRPC
+# load generators of make bench-api and make bench-grpc.
 packages=(libhiredis-dev libmongoc-dev libbson-dev redis-server redis-tools pkg-config python3 python3-venv curl procps wrk
-  redis-sentinel docker-compose prometheus chromium chromium-driver libjs-chart.js)
+  nghttp2-client redis-sentinel docker-compose prometheus chromium chromium-driver libjs-chart.js)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
