@@ -80,9 +80,14 @@ async function start() {
   const indicator = document.getElementById("connection");
   onConnectionState((state) => {
     indicator.dataset.state = state;
-    indicator.textContent = state === "live" ? "live" : state === "connecting" ? "connecting…" : "offline, retrying";
+    indicator.textContent = state === "live" ? "live" : state === "connecting" ? "connecting…" :
+      state === "idle" ? "not live on this page" : "offline, retrying";
   });
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => {
+    // Messages about the page left behind do not belong to the next one.
+    document.getElementById("errors").replaceChildren();
+    route();
+  });
   try {
     await get("/v1/queues");
     if (auth.key) document.getElementById("sign-out").hidden = false;

@@ -4,9 +4,11 @@
 import { auth, post } from "./api.js";
 
 const listeners = new Set();
-let connectionState = "offline";
+/** "idle" while no feed is open (the page shows nothing live). */
+let connectionState = "idle";
+let openFeeds = 0;
 
-/** Subscribe to connection state changes ("connecting", "live", "offline"). */
+/** Subscribe to connection state changes ("idle", "connecting", "live", "offline"). */
 export function onConnectionState(listener) {
   listeners.add(listener);
   listener(connectionState);
@@ -64,12 +66,16 @@ export function openFeed(filters, onMessage) {
     timer = setTimeout(connect, Math.min(10000, 250 * 2 ** Math.min(attempt, 6)));
   }
 
+  openFeeds += 1;
   connect();
   return {
     close() {
+      if (closed) return;
       closed = true;
       clearTimeout(timer);
       if (socket) socket.close();
+      openFeeds -= 1;
+      if (openFeeds === 0) setState("idle");
     },
   };
 }

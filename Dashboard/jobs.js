@@ -261,9 +261,14 @@ export function jobDetail(main, id) {
     }
     const history = job.source === "history";
     const attempts = history ? Object.entries(job.attempts || {}).sort((a, b) => a[0] - b[0]) : [];
+    // What the server allows in this state (it answers 409 otherwise): the buttons say so.
+    const cancellable = ["queued", "scheduled", "retrying", "running"].includes(job.state);
+    const retryable = ["dead", "cancelled"].includes(job.state);
     const actions = el("div", { class: "toolbar" },
-      el("button", { type: "button", id: "job-cancel", onclick: () => act("cancel") }, "Cancel"),
-      el("button", { type: "button", id: "job-retry", onclick: () => act("retry") }, "Retry"));
+      el("button", { type: "button", id: "job-cancel", onclick: () => act("cancel"), disabled: !cancellable,
+        title: cancellable ? "Cancel this job" : `A ${job.state} job cannot be cancelled: only unfinished jobs can` }, "Cancel"),
+      el("button", { type: "button", id: "job-retry", onclick: () => act("retry"), disabled: !retryable,
+        title: retryable ? "Put this job back on its queue" : `A ${job.state} job cannot be retried: only dead or cancelled jobs can` }, "Retry"));
     const parts = [
       el("div", { class: "panel" }, el("dl", { class: "props" },
         prop("State", stateChip(job.state)), prop("Type", job.type), prop("Queue", job.queue), prop("Priority", job.priority),
@@ -291,6 +296,10 @@ export function jobDetail(main, id) {
       edit = editForm(job);
       editHolder.replaceChildren(edit.form);
     }
+    const editable = ["scheduled", "queued", "retrying"].includes(job.state);
+    const save = edit.form.querySelector("#edit-save");
+    save.disabled = !editable;
+    save.title = editable ? "" : `A ${job.state} job cannot be edited: only scheduled, queued or retrying jobs can`;
   }
   function prop(label, value) { return [el("dt", {}, label), el("dd", {}, value ?? "–")]; }
   async function act(action) {

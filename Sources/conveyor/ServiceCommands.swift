@@ -208,9 +208,10 @@ struct DevCommand: AsyncParsableCommand {
             logger.warning("redis-server exited at once (port \(redisPort) busy?); using the Redis that answers there")
         }
         try await broker.prepare()
-        print("Conveyor is running on \(try global.redisConfiguration().redactedDescription), namespace \(broker.configuration.namespace).")
-        print("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")
-        print("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
+        printNow(
+            "Conveyor is running on \(try global.redisConfiguration().redactedDescription), namespace \(broker.configuration.namespace).")
+        printNow("Enqueue a job:  .build/release/conveyor enqueue echo --payload '{\"hello\":\"world\"}'")
+        printNow("See it:         .build/release/conveyor job <id>     Queues: .build/release/conveyor stats")
         let worker = Worker(broker: broker, registry: defaultRegistry(redis: try global.redisConfiguration()), options: options)
         var services: [any Service] = [Promoter(broker: broker), worker]
         if apiPort != 0 {
@@ -225,8 +226,8 @@ struct DevCommand: AsyncParsableCommand {
                 broker: broker, mongo: try MongoClient(configuration: apiMongo, logger: logger), configuration: server, logger: logger)
             services.append(
                 api.makeApplication { port in
-                    print("Dashboard:      http://127.0.0.1:\(port)/   (live; no sign-in in dev)")
-                    print("REST API:       http://127.0.0.1:\(port)/v1/queues   (no API keys; OpenAPI at /openapi.json)")
+                    printNow("Dashboard:      http://127.0.0.1:\(port)/   (live; no sign-in in dev)")
+                    printNow("REST API:       http://127.0.0.1:\(port)/v1/queues   (no API keys; OpenAPI at /openapi.json)")
                 })
         }
         if runHistory {
@@ -236,4 +237,10 @@ struct DevCommand: AsyncParsableCommand {
         try await runServices(services, logger: logger)
         await mongo.close()
     }
+}
+
+/// Writes a line to standard output at once: `print` goes through a buffer that, when stdout is a
+/// file or a pipe (`make run` logs to one), holds it until the process exits.
+func printNow(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -153,6 +153,12 @@ class DashboardTests(unittest.TestCase):
                       message="the failing job did not die")
         self.wait_for(lambda d: "retrying" in self.text_of("main"), timeout=30,
                       message="the timeline shows no retry")
+        # A dead job can be retried, not cancelled or edited; the disabled buttons say why.
+        self.wait_for(lambda d: d.find_element(By.ID, "job-cancel").get_attribute("disabled") is not None,
+                      message="Cancel is enabled on a dead job")
+        self.assertIn("cannot be cancelled", self.driver.find_element(By.ID, "job-cancel").get_attribute("title"))
+        self.assertIsNone(self.driver.find_element(By.ID, "job-retry").get_attribute("disabled"))
+        self.assertIsNotNone(self.driver.find_element(By.ID, "edit-save").get_attribute("disabled"))
         self.shot("03-job-dead-detail")
         self.go("#/dead")
         row = self.wait_for(EC.presence_of_element_located((By.CSS_SELECTOR, f'#dead-body tr[data-id="{job_id}"]')))
@@ -229,6 +235,17 @@ class DashboardTests(unittest.TestCase):
             self.go(page)
             self.wait_for(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), text), message=page)
             self.shot("08-" + page.strip("#/"))
+        # A worker's running jobs are links to them.
+        job_id = enqueue("sleep", queue="browser", payload={"ms": 8000})
+        self.go("#/workers")
+        self.wait_for(EC.presence_of_element_located((By.CSS_SELECTOR, f'main a[href="#/jobs/{job_id}"]')),
+                      message="the running job is not a link on the workers page")
+        self.assertNotIn("http://", self.text_of("main"))
+        self.shot("08-workers-running")
+        # A page without a live feed says so instead of "offline".
+        self.go("#/submit")
+        self.wait_for(EC.text_to_be_present_in_element((By.ID, "connection"), "not live on this page"))
+        api("POST", "/v1/jobs/" + job_id + "/cancel")
 
     def wait_dead(self, ids, timeout=30):
         """Waits until the API says each job is dead."""
