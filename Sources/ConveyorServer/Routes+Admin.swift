@@ -48,8 +48,8 @@ extension ConveyorAPI {
         return try JSONResponse.make(try await stats(hours: try query.int("hours", in: 1...168) ?? 1))
     }
 
-    /// `GET /v1/stats/throughput`: jobs succeeded and failed per second over the last 5 minutes, as
-    /// this server sampled the totals (the dashboard's overview chart starts from it).
+    /// `GET /v1/stats/throughput`: attempts succeeded and failed in each ~1 s interval of the last 5
+    /// minutes, as this server sampled the totals (the dashboard's overview chart starts from it).
     func throughput(_ request: Request) throws -> Response {
         _ = try QueryInput(request, allowed: [])
         let seconds =
