@@ -146,8 +146,8 @@ final class StalledSocket: Sendable {
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
     }
 
-    /// Reads everything until the server closes; returns the close code of the last close frame.
-    func drain() -> Int? {
+    /// Every byte the server sends until it closes the connection.
+    private func readToEnd() -> [UInt8] {
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -155,6 +155,12 @@ final class StalledSocket: Sendable {
             if count <= 0 { break }
             data += buffer[0..<count]
         }
+        return data
+    }
+
+    /// Reads everything until the server closes; returns the close code of the last close frame.
+    func drain() -> Int? {
+        let data = readToEnd()
         // The close frame: opcode 0x88, length, then the code (2 bytes); find the last one.
         var index = data.count - 2
         while index >= 0 {
@@ -179,13 +185,7 @@ final class StalledSocket: Sendable {
     /// Reads until the server closes the connection; returns the frames after the handshake's
     /// answer, in order: opcode and payload (a server's frames are not masked).
     func frames() -> [(opcode: UInt8, payload: [UInt8])] {
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            data += buffer[0..<count]
-        }
+        let data = readToEnd()
         let end: [UInt8] = Array("\r\n\r\n".utf8)
         guard let head = (0...max(0, data.count - 4)).first(where: { Array(data[$0..<min(data.count, $0 + 4)]) == end }) else { return [] }
         var offset = head + 4
