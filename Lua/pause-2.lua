@@ -16,7 +16,7 @@ else
 end
 redis.call('SADD', prefix .. 'queues', queue)
 if changed == 1 then
-  redis.call('XADD', KEYS[2], '*', 'queue', queue, 'event', action .. 'd', 'ts', int(now_ms()))
+  emit(KEYS[2], '', action .. 'd', int(now_ms()), 'queue', queue)
   cap_events(KEYS[2], hard)
 end
 return changed

@@ -21,12 +21,18 @@ sleep "$seconds"
 redis-cli -p "$port" --raw XRANGE '{bench-schedules}:events' - + >"$dir/events.txt"
 python3 - "$dir/events.txt" <<'PY'
 import sys
+# An entry is `ts <ms> job <id> event <name> ...` (Lua/includes/emit.lua): a `ts` right before a `job`
+# belongs to every event of its entry.
 words = open(sys.argv[1]).read().split('\n')
-entries, current, k = [], {}, 0
+entries, current, shared_ts, k = [], {}, None, 0
 while k < len(words) - 1:
     if words[k] == 'job':
-        current = {}
+        current = {'ts': shared_ts}
         entries.append(current)
+    if words[k] == 'ts' and k + 2 < len(words) and words[k + 2] == 'job':
+        shared_ts = words[k + 1]
+        k += 2
+        continue
     if words[k] in ('event', 'ts', 'tick'):
         current[words[k]] = words[k + 1]
         k += 2

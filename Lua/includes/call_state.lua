@@ -2,10 +2,20 @@
 -- flush per call); begin_call() runs them. In the function library (FUNCTION LOAD) the chunk runs
 -- once and its locals live on between calls, so every registered function starts with begin_call();
 -- run as a script (EVALSHA, Redis before 7.0), every call starts fresh anyway.
+-- on_call_end(finish) registers a function that writes what a call gathered (the event stream entry,
+-- emit.lua); the build (Sources/Embed) runs end_call() after every script's body, whichever way it
+-- returns, so nothing gathered is ever left unwritten.
 local call_resets = {}
+local call_ends = {}
 local function on_call_start(reset)
   call_resets[#call_resets + 1] = reset
 end
 local function begin_call()
   for i = 1, #call_resets do call_resets[i]() end
+end
+local function on_call_end(finish)
+  call_ends[#call_ends + 1] = finish
+end
+local function end_call()
+  for i = 1, #call_ends do call_ends[i]() end
 end

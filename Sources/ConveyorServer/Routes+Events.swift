@@ -208,12 +208,12 @@ extension ConveyorAPI {
     ) async throws {
         var position = since
         while true {
-            let entries = try await events.page(after: position)
-            guard let last = entries.last, let lastPosition = StreamPosition(last.id) else { return }
-            try await write(try await events.messages(entries, pool: broker.pool).filter { filter.matches($0.0) }.map(\.1))
+            let page = try await events.page(after: position)
+            guard let last = page.events.last, let lastPosition = StreamPosition(last.id) else { return }
+            try await write(try await events.messages(page.events, pool: broker.pool).filter { filter.matches($0.0) }.map(\.1))
             subscriber.replayed(through: lastPosition)
             position = lastPosition
-            if entries.count < events.options.batch { return }
+            if page.entries < events.options.batch { return }
         }
     }
 }

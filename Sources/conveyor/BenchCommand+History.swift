@@ -80,7 +80,7 @@ extension BenchCommand {
         defer { broker.shutdown() }
         try await broker.prepare()
         _ = try await enqueueAndProcess(broker, count: (historyEvents + 2) / 3)
-        let events = try await broker.eventStreamStatus().length
+        let events = try await HistoryWriter.eventCount(broker)
         let mongo = try MongoClient(
             configuration: MongoConfiguration(
                 url: MongoConfiguration.fromEnvironment(global.environment).url,

@@ -83,7 +83,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
         // event its filter matches.
         try await Task.sleep(for: .seconds(3))
         let endID = try await streamEnd(broker)
-        let end = Self.pair(endID)
+        let end = Self.lastEvent(of: endID)
         let waitStart = ContinuousClock.now
         while ContinuousClock.now - waitStart < .seconds(120) {
             let behind = sockets.lastSeqs().filter { last in last.map { $0 < end } ?? true }
@@ -112,7 +112,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
                 expectedAll.append(event.id)
                 if let type = typeOf[job] { expectedByType[type, default: []].append(event.id) }
             }
-            position = last.id
+            position = last.entryID
         }
         print(
             "jobs enqueued: \(sent) (\(String(format: "%.0f", Double(sent) / Double(seconds))) jobs/s); job events in the window: \(expectedAll.count)"
@@ -122,7 +122,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
             var merged = Histogram<UInt64>(highestTrackableValue: 600_000)
             var gaps = 0
             var frames = 0
-            let start = Self.pair(startID)
+            let start = Self.lastEvent(of: startID)
             for (figures, expected) in members {
                 let received = figures.seqs.filter { $0 > start && $0 <= end }
                 if received.count == expected.count && zip(received, expected).allSatisfy({ $0 == Self.pair($1) }) { complete += 1 }
@@ -151,6 +151,12 @@ struct BenchEventsCommand: AsyncParsableCommand {
                 "server RSS: \(rssAfterMinute / 1024) MiB after 1 min, \(rssAtEnd / 1024) MiB at \(seconds) s (difference \((rssAtEnd - rssAfterMinute) / 1024) MiB)"
             )
         }
+    }
+
+    /// The position of the last event an entry `id` can hold (events are `<ms>-<seq × 1000 + index>`).
+    static func lastEvent(of id: String) -> (milliseconds: UInt64, sequence: UInt64) {
+        let entry = pair(id)
+        return (entry.milliseconds, entry.sequence * HistoryEvent.eventsPerEntry + HistoryEvent.eventsPerEntry - 1)
     }
 
     static func pair(_ id: String) -> (milliseconds: UInt64, sequence: UInt64) {

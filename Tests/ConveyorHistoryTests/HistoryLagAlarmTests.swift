@@ -52,7 +52,8 @@ struct HistoryWriterLagAlarmTests {
         let mongo = try MongoClient(
             configuration: MongoConfiguration(url: "mongodb://127.0.0.1:\(try freePort())/lag?serverSelectionTimeoutMS=200", threads: 1))
         try await withBroker(configure: { $0.eventsMaxLength = 100 }) { broker in
-            _ = try await broker.enqueue(batch: (0..<90).map { _ in EnqueueRequest(type: "noop") })
+            // One stream entry per call: 90 entries of the cap's 100.
+            for _ in 0..<90 { _ = try await broker.enqueue(EnqueueRequest(type: "noop")) }
             try await broker.pool.command("XGROUP", "CREATE", broker.keys.events, "history", "0")
             let logs = CapturedLogs()
             let writer = HistoryWriter(

@@ -13,7 +13,8 @@ struct EventStreamStatusTests {
             #expect(empty == EventStreamStatus(length: 0, maxLength: 1_000, historyLag: nil, historyPending: 0, historyGroupExists: false))
             #expect(empty.fillRatio == 0)
 
-            _ = try await broker.enqueue(batch: (0..<10).map { _ in EnqueueRequest(type: "noop") })
+            // One stream entry per script call: ten enqueues, ten entries.
+            for _ in 0..<10 { _ = try await broker.enqueue(EnqueueRequest(type: "noop")) }
             let noGroup = try await broker.eventStreamStatus()
             #expect(noGroup.length == 10)
             #expect(noGroup.historyLag == nil)

@@ -43,7 +43,8 @@ struct MemoryBoundsTests {
     @Test("a small eventsMaxLength keeps the stream near that bound (trimmed by the promoter, no history writer)")
     func eventsCapped() async throws {
         try await withBroker(configure: { $0.eventsMaxLength = 1_000 }) { broker in
-            _ = try await broker.enqueue(batch: (0..<5_000).map { _ in EnqueueRequest(type: "noop") })
+            // One stream entry per script call, so one enqueue per entry.
+            for _ in 0..<5_000 { _ = try await broker.enqueue(EnqueueRequest(type: "noop")) }
             try await broker.trimEvents()
             let length = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
             #expect(length >= 1_000 && length < 2_000, "XLEN \(length)")
@@ -56,7 +57,7 @@ struct MemoryBoundsTests {
         try await withBroker(configure: {
             $0.eventsMaxLength = 1_000; $0.eventsHardMaxLength = 2_000
         }) { broker in
-            for _ in 0..<5 { _ = try await broker.enqueue(batch: (0..<1_000).map { _ in EnqueueRequest(type: "noop") }) }
+            for _ in 0..<5_000 { _ = try await broker.enqueue(EnqueueRequest(type: "noop")) }
             let length = try #require(try await broker.pool.command("XLEN", broker.keys.events).int)
             #expect(length >= 2_000 && length < 2_500, "XLEN \(length)")
         }

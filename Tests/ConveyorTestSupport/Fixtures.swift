@@ -1,4 +1,5 @@
 import Conveyor
+import ConveyorHistory
 import Foundation
 import Logging
 import RedisClient
@@ -98,20 +99,20 @@ public func waitForState(_ broker: Broker, _ id: String, _ state: JobState, time
     return last!
 }
 
-/// Every entry of the namespace's event stream, oldest first, as field maps.
+/// Every event of the namespace's event stream, oldest first, as field maps (`_id` the event's id),
+/// decoded as the history writer and the live feed decode them (`HistoryEvent.decode`).
 public func events(_ broker: Broker) async throws -> [[String: String]] {
-    var entries: [[String: String]] = []
+    var events: [[String: String]] = []
     var start = "-"
     while true {
         let reply = try await broker.pool.command("XRANGE", broker.keys.events, start, "+", "COUNT", 10_000)
-        let rows = reply.array ?? []
-        for row in rows {
-            guard let parts = row.array, parts.count == 2, let id = parts[0].string else { continue }
-            var fields = parts[1].fieldMap ?? [:]
-            fields["_id"] = id
-            entries.append(fields)
+        let decoded = HistoryEvent.decode(reply)
+        for event in decoded {
+            var fields = event.fields
+            fields["_id"] = event.id
+            events.append(fields)
         }
-        guard rows.count == 10_000, let last = entries.last?["_id"] else { return entries }
-        start = "(" + last
+        guard (reply.array?.count ?? 0) == 10_000, let last = decoded.last else { return events }
+        start = "(" + last.entryID
     }
 }

@@ -1,15 +1,77 @@
 import Foundation
+import RedisClient
 
-/// One entry of the `{ns}:events` stream: its id and fields, as the Lua scripts wrote them.
+/// One event of the `{ns}:events` stream: its position and fields, as the Lua scripts wrote them.
+///
+/// A stream entry holds the events of one script call (Lua/includes/emit.lua), at most
+/// ``eventsPerEntry``; the event at `index` of entry `<ms>-<seq>` has the id
+/// `<ms>-<seq * eventsPerEntry + index>`, so event ids sort like the events happened and read like
+/// stream ids (`since`, `seq`, the `_id` in MongoDB). ``entryID`` is the entry's own id, which the
+/// stream commands (XACK, XREAD) take.
 public struct HistoryEvent: Sendable, Hashable {
-    /// The stream entry id (`1718000000000-3`): the `_id` of its `job_events` document.
+    /// The event id (`1718000000000-3002`: the third event of entry `1718000000000-3`): the `_id` of
+    /// its `job_events` document.
     public var id: String
-    /// The entry's fields (`job`, `event`, `ts` and the event's details).
+    /// The id of the stream entry that holds the event.
+    public var entryID: String
+    /// The event's fields (`job`, `event`, `ts` and the event's details).
     public var fields: [String: String]
 
+    /// An event alone in its entry (`entryID` = `id`), as tests build them.
     public init(id: String, fields: [String: String]) {
+        self.init(id: id, entryID: id, fields: fields)
+    }
+
+    public init(id: String, entryID: String, fields: [String: String]) {
         self.id = id
+        self.entryID = entryID
         self.fields = fields
+    }
+
+    /// The most events one stream entry holds (`EVENTS_PER_ENTRY` in Lua/includes/emit.lua is at most
+    /// this): the factor between an entry's sequence number and its events' ids.
+    public static let eventsPerEntry: UInt64 = 1_000
+
+    /// The events of stream entries (an XRANGE/XREAD reply's list), in order: the one decoder of
+    /// `{ns}:events`. Each event starts at a `job` field; fields before the first (the `ts` of the
+    /// call) belong to every event of the entry, and an event's own fields win. An entry without a
+    /// `job` field is one event (entries written before events were batched, and foreign ones); an
+    /// entry without fields (trimmed while pending in a consumer group) is one empty event, so it
+    /// is still acknowledged. An empty `job` (a queue event) is left out of the fields.
+    public static func decode(_ value: RedisValue) -> [HistoryEvent] {
+        var events: [HistoryEvent] = []
+        for row in value.array ?? [] {
+            guard let parts = row.array, parts.count == 2, let entryID = parts[0].string else { continue }
+            let split = entryID.split(separator: "-", maxSplits: 1)
+            guard split.count == 2, let milliseconds = UInt64(split[0]), let sequence = UInt64(split[1]) else {
+                events.append(HistoryEvent(id: entryID, fields: parts[1].fieldMap ?? [:]))
+                continue
+            }
+            let base = sequence &* eventsPerEntry
+            let values = (parts[1].array ?? []).map { $0.string ?? "" }
+            var shared: [String: String] = [:]
+            var current: [String: String]?
+            var index: UInt64 = 0
+            func close() {
+                guard var fields = current else { return }
+                if fields["job"] == "" { fields["job"] = nil }
+                events.append(HistoryEvent(id: "\(milliseconds)-\(base + index)", entryID: entryID, fields: fields))
+                index += 1
+            }
+            var position = 0
+            while position + 1 < values.count {
+                let (field, text) = (values[position], values[position + 1])
+                position += 2
+                if field == "job" {
+                    close()
+                    current = shared
+                }
+                if current != nil { current![field] = text } else { shared[field] = text }
+            }
+            if current == nil { current = shared }
+            close()
+        }
+        return events
     }
 
     /// The job the event is about; nil for queue events (`paused`, `resumed`).

@@ -269,7 +269,7 @@ public final class HistoryWriter: Service, Sendable {
         if refused > 0 {
             try await lane.command("HINCRBY", broker.keys.stats, Self.refusedStatsField, String(refused))
         }
-        try await acknowledge(entries.map(\.id), lane: lane)
+        try await acknowledge(entryIDs(entries), lane: lane)
         written.add(entries.count, ordering: .relaxed)
     }
 
@@ -397,16 +397,32 @@ public final class HistoryWriter: Service, Sendable {
         return (Self.entries(parts[1]), deleted, next)
     }
 
+    /// The distinct stream entries that hold `events`, in order (XACK takes entry ids).
+    private func entryIDs(_ events: [HistoryEvent]) -> [String] {
+        var ids: [String] = []
+        for event in events where ids.last != event.entryID { ids.append(event.entryID) }
+        return ids
+    }
+
     private func acknowledge(_ ids: [String], lane: RedisPool) async throws {
         guard !ids.isEmpty else { return }
         try await lane.command(["XACK", broker.keys.events, options.group] + ids)
     }
 
-    /// Stream entries (an XRANGE/XREAD reply's list) as events: the one decoder of `{ns}:events`.
-    public static func entries(_ value: RedisValue) -> [HistoryEvent] {
-        (value.array ?? []).compactMap { row in
-            guard let parts = row.array, parts.count == 2, let id = parts[0].string else { return nil }
-            return HistoryEvent(id: id, fields: parts[1].fieldMap ?? [:])
+    /// Stream entries (an XRANGE/XREAD reply's list) as events (``HistoryEvent/decode(_:)``).
+    public static func entries(_ value: RedisValue) -> [HistoryEvent] { HistoryEvent.decode(value) }
+
+    /// The number of events in `broker`'s stream now (XLEN counts entries, which hold up to 20
+    /// each): reads the whole stream, 10,000 entries at a time, so it is for benchmarks and tools.
+    public static func eventCount(_ broker: Broker) async throws -> Int {
+        var count = 0
+        var start = "-"
+        while true {
+            let reply = try await broker.pool.command("XRANGE", broker.keys.events, start, "+", "COUNT", "10000").throwingServerError()
+            let events = HistoryEvent.decode(reply)
+            count += events.count
+            guard (reply.array?.count ?? 0) == 10_000, let last = events.last else { return count }
+            start = "(" + last.entryID
         }
     }
 

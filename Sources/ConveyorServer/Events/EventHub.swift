@@ -124,7 +124,7 @@ public final class EventHub: Service, Sendable {
                 if last == nil { last = try await streamEnd(lane: lane) }
                 let events = try await read(lane: lane, after: last!)
                 failures = 0
-                guard let final = events.last, let position = StreamPosition(final.id) else { continue }
+                guard let final = events.last, let position = StreamPosition(final.entryID) else { continue }
                 last = position
                 if subscriberCount > 0 { deliver(try await messages(events, pool: broker.pool)) }
             } catch {
@@ -156,12 +156,16 @@ public final class EventHub: Service, Sendable {
         return HistoryWriter.entries(first[1])
     }
 
-    /// Up to `batch` entries after `position` (XRANGE, exclusive start), for a `since` replay.
-    func page(after position: StreamPosition) async throws -> [HistoryEvent] {
+    /// The events after the event `position`, for a `since` replay, from up to `batch` entries
+    /// (XRANGE from the entry that holds `position`, which it reads again); `entries` is how many
+    /// were read, so fewer than `batch` means the page reached the stream's end.
+    func page(after position: StreamPosition) async throws -> (events: [HistoryEvent], entries: Int) {
+        let entry = StreamPosition(milliseconds: position.milliseconds, sequence: position.sequence / HistoryEvent.eventsPerEntry)
         let reply = try await broker.pool.command(
-            "XRANGE", broker.keys.events, "(" + position.description, "+", "COUNT", String(options.batch)
+            "XRANGE", broker.keys.events, entry.description, "+", "COUNT", String(options.batch)
         ).throwingServerError()
-        return HistoryWriter.entries(reply)
+        let events = HistoryWriter.entries(reply).filter { StreamPosition($0.id).map { $0 > position } ?? true }
+        return (events, reply.array?.count ?? 0)
     }
 
     /// Feed messages for stream entries, each with the job's type, queue and priority (from the
