@@ -16,6 +16,7 @@ local prefix, hard, keep = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
 local now_s = int(now)
 local out = {}
+local released = {}
 local succeeded = 0
 for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -25,7 +26,7 @@ for i = 4, #ARGV, 3 do
   -- The lock exists only with the token the hash holds (both are set by claim), so a matching hash
   -- token and a lock that DEL finds are the fence: one command instead of GET then DEL.
   if job[2] == token and (job[1] == 'running' or job[1] == 'cancelled') and redis.call('DEL', lock) == 1 then
-    redis.call('ZREM', KEYS[1], id)
+    released[#released + 1] = id
     if job[1] == 'running' then
       redis.call('HSET', key, 'state', 'succeeded', 'result', result, 'finished_at', now_s, 'updated_at', now_s)
       release_unique(prefix, id, job[4])
@@ -43,11 +44,15 @@ for i = 4, #ARGV, 3 do
   elseif job[1] == 'succeeded' and job[2] == token then
     out[#out + 1] = 'ok'
   elseif job[1] == 'cancelled' and job[2] == token then
-    redis.call('ZREM', KEYS[1], id)
+    released[#released + 1] = id
     out[#out + 1] = 'cancelled'
   else
     out[#out + 1] = 'stale'
   end
+end
+-- The leases, with one ZREM per call (up to 1,000 ids per ZREM, within Lua's unpack limit).
+for first = 1, #released, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(released, first, math.min(#released, first + 999)))
 end
 if succeeded > 0 then
   redis.call('HINCRBY', KEYS[2], 'succeeded', succeeded)

@@ -40,8 +40,22 @@ def expand(text, seen):
     return "\n".join(out)
 
 
+def wrapped(body):
+    """A script's body between begin_call() and end_call(), as Sources/Embed's `wrapped` makes it."""
+    return f"begin_call()\nlocal reply = (function()\n{body}\nend)()\nend_call()\nreturn reply"
+
+
 def source(name):
-    return expand(open(os.path.join(ROOT, "Lua", name + ".lua")).read(), set())
+    """A script for EVALSHA as Sources/Embed builds it: header, call_state and includes, wrapped body."""
+    lines = open(os.path.join(ROOT, "Lua", name + ".lua")).read().split("\n")
+    leading = 0
+    while leading < len(lines) and lines[leading].startswith("--"):
+        leading += 1
+    header = [line for line in lines[:leading] if not INCLUDE.match(line.strip())]
+    seen = {"call_state"}
+    includes = [open(os.path.join(ROOT, "Lua", "includes", "call_state.lua")).read()]
+    includes += [expand(line, seen) for line in lines if INCLUDE.match(line.strip())]
+    return "\n".join(part for part in ["\n".join(header)] + includes if part) + "\n" + wrapped("\n".join(lines[leading:]))
 
 
 def library(names):
@@ -57,7 +71,7 @@ def library(names):
         bodies.append((name, "\n".join(line for line in text.split("\n") if not INCLUDE.match(line.strip()))))
     code = "#!lua name=conveyor_profile\n" + "\n".join(p for p in prelude if p)
     for name, body in bodies:
-        code += f"\nredis.register_function('conveyor_profile_{name.replace('-', '_')}', function(KEYS, ARGV)\nbegin_call()\n{body}\nend)\n"
+        code += f"\nredis.register_function('conveyor_profile_{name.replace('-', '_')}', function(KEYS, ARGV)\n{wrapped(body)}\nend)\n"
     return code
 
 
