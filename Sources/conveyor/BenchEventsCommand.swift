@@ -83,7 +83,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
         // event its filter matches.
         try await Task.sleep(for: .seconds(3))
         let endID = try await streamEnd(broker)
-        let end = Self.lastEvent(of: endID)
+        let end = try await lastEventID(broker).map(Self.pair) ?? Self.lastEvent(of: endID)
         let waitStart = ContinuousClock.now
         while ContinuousClock.now - waitStart < .seconds(120) {
             let behind = sockets.lastSeqs().filter { last in last.map { $0 < end } ?? true }
@@ -162,6 +162,11 @@ struct BenchEventsCommand: AsyncParsableCommand {
     static func pair(_ id: String) -> (milliseconds: UInt64, sequence: UInt64) {
         let split = id.split(separator: "-")
         return (UInt64(split.first ?? "0") ?? 0, split.count > 1 ? UInt64(split[1]) ?? 0 : 0)
+    }
+
+    /// The id of the stream's last event (the last of its last entry's events).
+    func lastEventID(_ broker: Broker) async throws -> String? {
+        HistoryWriter.entries(try await broker.pool.command("XREVRANGE", broker.keys.events, "+", "-", "COUNT", "1")).last?.id
     }
 
     func streamEnd(_ broker: Broker) async throws -> String {
