@@ -6,12 +6,13 @@
 -- (`paused`, `resumed`) has an empty `job`. An entry holds at most EVENTS_PER_ENTRY events, so an
 -- event's position `<ms>-<entry seq * 1000 + index>` (Sources/ConveyorHistory HistoryEvent) orders
 -- every event of the namespace. Why: an XADD per event cost ~2.7 us of Redis time per event, one per
--- 10 to 20 events ~1.7 us (2,000 enqueued events in one EVAL, 16 fields each); past 20 per entry
--- nothing more was saved, while the caps, counted in entries, would hold more events each.
+-- 10 events ~1.7 us (2,000 enqueued events in one EVAL, 16 fields each); 20, 50 or 100 per entry
+-- saved nothing more, while the caps, counted in entries, would hold more events each (with 20, the
+-- default cap held 3.8 times the memory of one event per entry in `make bench`).
 -- The stream is not trimmed here: the promoter trims it on a schedule, only below what the history
 -- writers acknowledged (Lua/trim-events-1.lua); scripts enforce only the hard cap, with the XADD of
 -- cap_events.
-local EVENTS_PER_ENTRY = 20
+local EVENTS_PER_ENTRY = 10
 local event_stream = nil
 local event_args = {}
 local event_count = 0

@@ -44,11 +44,11 @@ struct EventStreamDecodingTests {
         #expect(events[2].fields.isEmpty && events[2].entryID == "7-0")
     }
 
-    @Test("a batch of 45 jobs is three entries of at most 20 events, and history, feed and stream agree on the ids")
+    @Test("a batch of 45 jobs is five entries of at most 10 events, and history, feed and stream agree on the ids")
     func aBatchIsSplitIntoEntries() async throws {
         try await withBroker { broker in
             let jobs = try await broker.enqueue(batch: (0..<45).map { EnqueueRequest(type: "noop", payload: #"{"i":\#($0)}"#) })
-            #expect(try await broker.pool.command("XLEN", broker.keys.events).int == 3)
+            #expect(try await broker.pool.command("XLEN", broker.keys.events).int == 5)
             let decoded = try await events(broker)
             #expect(decoded.compactMap { $0["job"] } == jobs.map(\.id))
             #expect(decoded.allSatisfy { $0["event"] == "enqueued" && $0["ts"] != nil && $0["payload"] != nil })

@@ -137,7 +137,8 @@ struct AdminRouteTests {
             #expect(all.count > before)
             for point in all {
                 #expect(point["at"] is String)
-                #expect((point["seconds"] as? Double).map { $0 > 0.1 && $0 < 5 } == true)
+                // About the 0.2 s interval; a sample whose HMGET was slow shortens the gap to the next.
+                #expect((point["seconds"] as? Double).map { $0 > 0 && $0 < 5 } == true)
             }
             expectProblem(try await api.get("/v1/stats/throughput?minutes=5"), 400, field: "minutes")
         }

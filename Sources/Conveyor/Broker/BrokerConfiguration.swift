@@ -4,11 +4,12 @@ import Foundation
 public struct BrokerConfiguration: Sendable, Equatable {
     /// The namespace: every key lives under `{namespace}:` (one Redis Cluster slot).
     public var namespace: String
-    /// The event stream's soft cap (`CONVEYOR_EVENTS_MAXLEN`, default 250,000): the promoter trims it
+    /// The event stream's soft cap (`CONVEYOR_EVENTS_MAXLEN`, default 100,000): the promoter trims it
     /// near this many entries about once a second, but never below what the history writers still
     /// have to read (`Broker.trimEvents()`, Lua/trim-events-1.lua). An entry holds the events of one
     /// script call (Lua/includes/emit.lua): one for an enqueue of one job, a few for a claim or an
-    /// acknowledgement of several, at most 20.
+    /// acknowledgement of several, at most 10; so the default holds at most the 1,000,000 events the
+    /// default held when an entry was one event.
     public var eventsMaxLength: Int
     /// The event stream's hard cap (`CONVEYOR_EVENTS_HARD_MAXLEN`, default 5 × the soft cap): past it
     /// every script trims the stream, read or not. Only a history writer that stays behind (or stopped)
@@ -38,7 +39,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
 
     public init(
         namespace: String = "conveyor",
-        eventsMaxLength: Int = 250_000,
+        eventsMaxLength: Int = 100_000,
         eventsHardMaxLength: Int? = nil,
         functions: Bool = true,
         keepFinishedMilliseconds: Int = 3_600_000,

@@ -412,7 +412,7 @@ public final class HistoryWriter: Service, Sendable {
     /// Stream entries (an XRANGE/XREAD reply's list) as events (``HistoryEvent/decode(_:)``).
     public static func entries(_ value: RedisValue) -> [HistoryEvent] { HistoryEvent.decode(value) }
 
-    /// The number of events in `broker`'s stream now (XLEN counts entries, which hold up to 20
+    /// The number of events in `broker`'s stream now (XLEN counts entries, which hold up to 10
     /// each): reads the whole stream, 10,000 entries at a time, so it is for benchmarks and tools.
     public static func eventCount(_ broker: Broker) async throws -> Int {
         var count = 0
