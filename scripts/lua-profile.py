@@ -42,7 +42,7 @@ def expand(text, seen):
 
 def wrapped(body):
     """A script's body between begin_call() and end_call(), as Sources/Embed's `wrapped` makes it."""
-    return f"begin_call()\nlocal reply = (function()\n{body}\nend)()\nend_call()\nreturn reply"
+    return f"begin_call()\nlocal ok, reply = pcall(function()\n{body}\nend)\nend_call()\nif not ok then error(reply, 0) end\nreturn reply"
 
 
 def source(name):

@@ -52,7 +52,7 @@ local function emit(events, id, name, now, ...)
   end
   for i = 1, select('#', ...) do
     local value = select(i, ...)
-    if value == nil then error('emit ' .. name .. ': field ' .. i .. ' is nil') end
+    if value == nil or value == false then error('emit ' .. name .. ': field ' .. i .. ' is missing') end
     args[n + i] = value
   end
   event_count = event_count + 1

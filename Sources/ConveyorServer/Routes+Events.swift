@@ -206,14 +206,15 @@ extension ConveyorAPI {
     func replay(
         since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: ([EventFrame]) async throws -> Void
     ) async throws {
-        var position = since
+        var start = EventHub.replayStart(after: since)
         while true {
-            let page = try await events.page(after: position)
-            guard let last = page.events.last, let lastPosition = StreamPosition(last.id) else { return }
-            try await write(try await events.messages(page.events, pool: broker.pool).filter { filter.matches($0.0) }.map(\.1))
-            subscriber.replayed(through: lastPosition)
-            position = lastPosition
-            if page.entries < events.options.batch { return }
+            let page = try await events.page(from: start, after: since)
+            if let last = page.events.last, let lastPosition = StreamPosition(last.id) {
+                try await write(try await events.messages(page.events, pool: broker.pool).filter { filter.matches($0.0) }.map(\.1))
+                subscriber.replayed(through: lastPosition)
+            }
+            guard page.entries == events.options.batch, let lastEntry = page.lastEntry else { return }
+            start = "(" + lastEntry
         }
     }
 }

@@ -38,7 +38,8 @@ struct EventStreamDecodingTests {
                 entry("6-1", ["queue", "q", "event", "resumed", "ts", "6"]),
                 .array([.bulk(Array("7-0".utf8)), .null]),
             ]))
-        #expect(events.map(\.id) == ["5-0", "6-1000", "7-0"])
+        // Their ids stay the entries' own, as the history stored them before the upgrade.
+        #expect(events.map(\.id) == ["5-0", "6-1", "7-0"])
         #expect(events[0].fields == ["job": "j", "event": "enqueued", "ts": "5", "type": "t"])
         #expect(events[1].fields == ["queue": "q", "event": "resumed", "ts": "6"])
         #expect(events[2].fields.isEmpty && events[2].entryID == "7-0")

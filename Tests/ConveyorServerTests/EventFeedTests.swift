@@ -340,8 +340,10 @@ struct EventFeedTests {
         }
     }
 
-    @Test func resumesSinceWithoutHolesOrDuplicates() async throws {
-        try await withAPI { servers in
+    /// A batch of 1 entry makes every replay page one entry (and each later page starts after it).
+    @Test(arguments: [100, 1])
+    func resumesSinceWithoutHolesOrDuplicates(batch: Int) async throws {
+        try await withAPI(events: EventHubOptions(batch: batch)) { servers in
             let server = servers[0]
             _ = try await server.broker.enqueue(batch: (0..<300).map { _ in EnqueueRequest(type: "noop") })
             let before = try await streamIDs(server.broker)
@@ -451,9 +453,8 @@ struct EventFeedTests {
     }
 
     @Test func aClientThatNeverReadsIsClosedWith1008() async throws {
-        // A read of 10 entries carries up to 1,000 events (5 per call of 500 jobs here): a buffer that
-        // holds them lets them through until TCP is full, rather than dropping most as a gap.
-        try await withAPI(events: EventHubOptions(bufferCapacity: 1_000, closeAfter: .milliseconds(500), batch: 10)) { servers in
+        // One entry (up to 10 events) per read, so a buffer of 20 takes every read until TCP is full.
+        try await withAPI(events: EventHubOptions(bufferCapacity: 20, closeAfter: .milliseconds(500), batch: 1)) { servers in
             let server = servers[0]
             let stalled = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
             try await eventually("the socket did not connect") { server.subscribers == 1 }

@@ -125,7 +125,7 @@ struct ParsingTests {
         #expect(configuration.maxPayloadBytes == 65_536)
         #expect(configuration.maxCrashes == 5)
         #expect(configuration.eventsMaxLength == 20_000)
-        #expect(configuration.eventsHardMaxLength == 100_000)
+        #expect(configuration.eventsHardMaxLength == 400_000)
         #expect(configuration.functions)
         let caps = try BrokerConfiguration.fromEnvironment([
             "CONVEYOR_EVENTS_MAXLEN": "20000", "CONVEYOR_EVENTS_HARD_MAXLEN": "30000", "CONVEYOR_LUA_FUNCTIONS": "0",
@@ -133,6 +133,7 @@ struct ParsingTests {
         #expect(caps.eventsHardMaxLength == 30_000)
         #expect(!caps.functions)
         let defaults = try BrokerConfiguration.fromEnvironment([:])
+        #expect(defaults.eventsMaxLength == 100_000 && defaults.eventsHardMaxLength == 2_000_000)
         #expect(defaults == BrokerConfiguration())
         #expect(defaults.keepFinishedMilliseconds == 3_600_000)
         #expect(defaults.deadMax == 100_000)

@@ -11,9 +11,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// acknowledgement of several, at most 10; so the default holds at most the 1,000,000 events the
     /// default held when an entry was one event.
     public var eventsMaxLength: Int
-    /// The event stream's hard cap (`CONVEYOR_EVENTS_HARD_MAXLEN`, default 5 × the soft cap): past it
-    /// every script trims the stream, read or not. Only a history writer that stays behind (or stopped)
-    /// for that long loses events; its lag alarm fires near the soft cap, long before.
+    /// The event stream's hard cap (`CONVEYOR_EVENTS_HARD_MAXLEN`, default 20 × the soft cap: 2,000,000
+    /// entries, 2 to 20 million events by their mix): past it every script trims the stream, read or
+    /// not. Only a history writer that stays behind (or stopped) for that long loses events; its lag
+    /// alarm fires near the soft cap, long before. (When an entry was one event the default was 5 ×
+    /// 1,000,000 events; 20 × keeps at least 2 million of headroom while bounding the memory a
+    /// stopped writer can make Redis hold.)
     public var eventsHardMaxLength: Int
     /// Run the scripts as one function library (FUNCTION LOAD, Redis 7.0+) when the server has
     /// functions; false runs them with EVALSHA (`CONVEYOR_LUA_FUNCTIONS=0`).
@@ -52,7 +55,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
     ) {
         self.namespace = namespace
         self.eventsMaxLength = eventsMaxLength
-        self.eventsHardMaxLength = eventsHardMaxLength ?? eventsMaxLength * 5
+        self.eventsHardMaxLength = eventsHardMaxLength ?? eventsMaxLength * 20
         self.functions = functions
         self.keepFinishedMilliseconds = keepFinishedMilliseconds
         self.deadMax = deadMax
@@ -82,7 +85,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         }
         if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) {
             configuration.eventsMaxLength = value
-            configuration.eventsHardMaxLength = value * 5
+            configuration.eventsHardMaxLength = value * 20
         }
         if let value = try integer("CONVEYOR_EVENTS_HARD_MAXLEN", 1_000...5_000_000_000) {
             guard value >= configuration.eventsMaxLength else {

@@ -251,7 +251,16 @@ public final class Worker: Service, Sendable {
 
     private func ackLoop() async {
         var failures = 0
-        while let batch = await nextAcks() {
+        let lingerBelow = min(options.claimBatch, options.concurrency) / 2
+        while var taken = await nextAcks() {
+            if taken.count < lingerBelow, options.ackLingerMicroseconds > 0, !isStopping {
+                try? await Task.sleep(for: .microseconds(options.ackLingerMicroseconds))
+                taken += state.withLock { state in
+                    defer { state.acks = [] }
+                    return state.acks
+                }
+            }
+            let batch = taken
             do {
                 let statuses = try await broker.pool.withConnection { connection in
                     try self.broker.acknowledge(on: connection, batch)

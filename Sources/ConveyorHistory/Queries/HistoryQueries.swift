@@ -50,10 +50,14 @@ public struct HistoryQueries: Sendable {
     var jobEvents: MongoCollection { mongo.collection("job_events") }
 
     /// The job's document and its events in stream order; nil when MongoDB has no document for it.
+    /// Sorted here by the ids' numbers (`HistoryEvent.orderKey`): as text, `T-5` (the sixth event of
+    /// a millisecond's first entry) would sort after `T-1000` (its second entry's first).
     public func job(_ id: String) async throws -> (job: Document, timeline: [Document])? {
         guard let document = try await jobs.findOne(["_id": .string(id)]) else { return nil }
-        let timeline = try await jobEvents.find(["job": .string(id)], sort: ["_id": 1])
-        return (document, timeline)
+        let timeline = try await jobEvents.find(["job": .string(id)]).map { event in
+            (HistoryEvent(id: event["_id"]?.stringValue ?? "", fields: [:]).orderKey, event)
+        }
+        return (document, timeline.sorted { $0.0 < $1.0 }.map(\.1))
     }
 
     /// Jobs matching `filter`, newest first (by `_id`: job ids are UUIDv7, so id order is creation

@@ -35,9 +35,10 @@ public struct HistoryEvent: Sendable, Hashable {
     /// The events of stream entries (an XRANGE/XREAD reply's list), in order: the one decoder of
     /// `{ns}:events`. Each event starts at a `job` field; fields before the first (the `ts` of the
     /// call) belong to every event of the entry, and an event's own fields win. An entry without a
-    /// `job` field is one event (entries written before events were batched, and foreign ones); an
-    /// entry without fields (trimmed while pending in a consumer group) is one empty event, so it
-    /// is still acknowledged. An empty `job` (a queue event) is left out of the fields.
+    /// `ts` first is one event with the entry's own id (entries written before events were batched,
+    /// so an upgrade renumbers nothing already stored, and foreign ones); an entry without fields
+    /// (trimmed while pending in a consumer group) is one empty event, so it is still acknowledged.
+    /// An empty `job` (a queue event) is left out of the fields.
     public static func decode(_ value: RedisValue) -> [HistoryEvent] {
         var events: [HistoryEvent] = []
         for row in value.array ?? [] {
@@ -47,8 +48,14 @@ public struct HistoryEvent: Sendable, Hashable {
                 events.append(HistoryEvent(id: entryID, fields: parts[1].fieldMap ?? [:]))
                 continue
             }
-            let base = sequence &* eventsPerEntry
             let values = (parts[1].array ?? []).map { $0.string ?? "" }
+            // An entry in the layout before events were batched (or a foreign one) does not start with
+            // the shared `ts`: one event that keeps the entry's id, as the history already stored it.
+            guard values.first == "ts" else {
+                events.append(HistoryEvent(id: entryID, fields: parts[1].fieldMap ?? [:]))
+                continue
+            }
+            let base = sequence &* eventsPerEntry
             var shared: [String: String] = [:]
             var current: [String: String]?
             var index: UInt64 = 0

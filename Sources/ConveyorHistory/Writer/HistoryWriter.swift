@@ -59,7 +59,8 @@ public struct HistoryWriterOptions: Sendable {
 ///
 /// Each batch becomes one unordered bulk write per collection, and its entries are acknowledged
 /// (XACK) only after MongoDB acknowledged both. Every write is idempotent: an event's `_id` is its
-/// stream id (a redelivered insert is a skipped duplicate), and the job updates are upserts whose
+/// id (`HistoryEvent`: its stream entry's id and its place in it; a redelivered insert is a skipped
+/// duplicate), and the job updates are upserts whose
 /// result does not depend on order (see `HistoryEvent.jobWrites`). So an entry written twice — after
 /// a crash between the write and the XACK, or claimed by another writer — changes nothing.
 ///
@@ -294,9 +295,9 @@ public final class HistoryWriter: Service, Sendable {
         return refused
     }
 
-    /// Keeps an event MongoDB refused in `history_errors`: `_id` = the stream id, `job`, `event`, `ts`
+    /// Keeps an event MongoDB refused in `history_errors`: `_id` = the event's id, `job`, `event`, `ts`
     /// (the event's time), `at` (when it was refused), `error` (MongoDB's or libmongoc's message) and
-    /// `raw`, the stream entry's fields as a JSON object of strings. Should even that be refused (an
+    /// `raw`, the event's fields as a JSON object of strings. Should even that be refused (an
     /// entry past MongoDB's 16 MiB document limit), `raw` keeps its first MiB and `raw_truncated` is
     /// true; should that be refused too, the event is only logged, at critical level.
     func recordRefusal(_ entry: HistoryEvent, error: HistoryError) async throws {

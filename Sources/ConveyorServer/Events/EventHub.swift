@@ -14,7 +14,9 @@ public struct EventHubOptions: Sendable {
     public var closeAfter: Duration
     /// How long one XREAD waits for new entries (short, so shutdown is prompt).
     public var blockMilliseconds: Int
-    /// Entries read per XREAD (and per page of a `since` replay).
+    /// Entries read per XREAD (and per page of a `since` replay). An entry holds up to 10 events, so
+    /// the default 100 hands subscribers at most the 1,000 events at once it did when an entry was one
+    /// event: a burst larger than a socket's buffer arrives in steps it can drain between reads.
     public var batch: Int
     /// Job identities (type, queue, priority) remembered for events that do not carry them.
     public var identityCacheSize: Int
@@ -22,7 +24,7 @@ public struct EventHubOptions: Sendable {
     public var statsInterval: Duration
 
     public init(
-        bufferCapacity: Int = 2_048, closeAfter: Duration = .seconds(30), blockMilliseconds: Int = 1_000, batch: Int = 1_000,
+        bufferCapacity: Int = 2_048, closeAfter: Duration = .seconds(30), blockMilliseconds: Int = 1_000, batch: Int = 100,
         identityCacheSize: Int = 100_000, statsInterval: Duration = .seconds(1)
     ) {
         self.bufferCapacity = bufferCapacity
@@ -156,16 +158,26 @@ public final class EventHub: Service, Sendable {
         return HistoryWriter.entries(first[1])
     }
 
-    /// The events after the event `position`, for a `since` replay, from up to `batch` entries
-    /// (XRANGE from the entry that holds `position`, which it reads again); `entries` is how many
-    /// were read, so fewer than `batch` means the page reached the stream's end.
-    func page(after position: StreamPosition) async throws -> (events: [HistoryEvent], entries: Int) {
-        let entry = StreamPosition(milliseconds: position.milliseconds, sequence: position.sequence / HistoryEvent.eventsPerEntry)
+    /// One page of a `since` replay: the events after the event `position` in up to `batch` entries
+    /// from `start` (an XRANGE start: the first page starts at the entry that may hold `position`,
+    /// inclusive; later pages after the last entry read, exclusive). `lastEntry` is where the next
+    /// page starts; `entries` is how many were read, so fewer than `batch` means the stream's end.
+    func page(from start: String, after position: StreamPosition) async throws -> (
+        events: [HistoryEvent], entries: Int, lastEntry: String?
+    ) {
         let reply = try await broker.pool.command(
-            "XRANGE", broker.keys.events, entry.description, "+", "COUNT", String(options.batch)
+            "XRANGE", broker.keys.events, start, "+", "COUNT", String(options.batch)
         ).throwingServerError()
+        let rows = reply.array ?? []
         let events = HistoryWriter.entries(reply).filter { StreamPosition($0.id).map { $0 > position } ?? true }
-        return (events, reply.array?.count ?? 0)
+        return (events, rows.count, rows.last?.array?.first?.string)
+    }
+
+    /// The XRANGE start of a replay after the event `position`: the entry that holds it when it is
+    /// an event of a batched entry (`<ms>-<seq * 1000 + index>`), which also covers an entry of the
+    /// older layout whose id is `position` itself (its sequence is below 1,000 times any later one's).
+    static func replayStart(after position: StreamPosition) -> String {
+        StreamPosition(milliseconds: position.milliseconds, sequence: position.sequence / HistoryEvent.eventsPerEntry).description
     }
 
     /// Feed messages for stream entries, each with the job's type, queue and priority (from the
