@@ -4,7 +4,7 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("Events and stats: one stream entry per state change, totals counted once")
+@Suite("Events and stats: one event per state change, totals counted once")
 struct EventsAndStatsTests {
     @Test("a job's lifecycle appends enqueued, started and succeeded with their fields")
     func lifecycle() async throws {
@@ -45,6 +45,26 @@ struct EventsAndStatsTests {
             #expect(all[3]["from"] == "retrying")
             #expect(all[4]["attempt"] == "2")
             #expect(all[5]["attempt"] == "2")
+        }
+    }
+
+    /// Redis keeps what a script wrote before it failed, so the events of those writes must be in the
+    /// stream too (the scripts gather a call's events and write them at its end, also on an error).
+    @Test("an ack that fails half-way still records the events of the jobs it completed", arguments: [true, false])
+    func eventsOfAFailedCall(functions: Bool) async throws {
+        try await withBroker(configure: { $0.functions = functions }) { broker in
+            _ = try await broker.enqueue(batch: (0..<2).map { _ in EnqueueRequest(type: "noop") })
+            let claimed = try await claim(broker, worker: "w")
+            #expect(claimed.count == 2)
+            // The second job's hash is no longer a hash: the script's HMGET on it fails (WRONGTYPE).
+            try await broker.pool.command("DEL", broker.keys.job(claimed[1].id))
+            try await broker.pool.command("SET", broker.keys.job(claimed[1].id), "not a hash")
+            await #expect(throws: (any Error).self) {
+                try await acknowledge(broker, claimed.map { (job: $0, outcome: AttemptOutcome.success(result: "")) })
+            }
+            #expect(try await broker.job(claimed[0].id)?.state == .succeeded)
+            let first = try await events(broker, job: claimed[0].id)
+            #expect(first.compactMap { $0["event"] } == ["enqueued", "started", "succeeded"])
         }
     }
 
