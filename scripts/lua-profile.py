@@ -42,7 +42,8 @@ def expand(text, seen):
 
 def wrapped(body):
     """A script's body between begin_call() and end_call(), as Sources/Embed's `wrapped` makes it."""
-    return f"begin_call()\nlocal ok, reply = pcall(function()\n{body}\nend)\nend_call()\nif not ok then error(reply, 0) end\nreturn reply"
+    return (f"begin_call(ARGV[1])\nlocal ok, reply = pcall(function()\n{body}\nend)\nif not ok then\n  pcall(end_call)\n"
+            f"  error(reply, 0)\nend\nend_call()\nreturn reply")
 
 
 def source(name):

@@ -5,8 +5,8 @@
 -- says the counters were (re)built from a scan once (Lua/rebuild-counts-4.lua); from then on every
 -- script that changes a job's state moves its count with move_count(queue, from, to) and writes the
 -- sums once, with flush_counts(prefix), before it returns: one HINCRBY per field touched per call,
--- none for queued jobs. The increments are reset when a call starts (on_call_start), so a call that
--- failed half-way leaves nothing behind for the next one.
+-- none for queued jobs. A call that failed half-way writes the moves of the state changes it made
+-- (Redis keeps those) at its end (on_call_end), and the increments are reset when a call starts.
 local COUNTED = {scheduled = 'delayed', retrying = 'delayed', running = 'running', dead = 'dead'}
 local count_increments = {}
 local function move_count(queue, from, to)
@@ -24,3 +24,5 @@ local function flush_counts(prefix)
   count_increments = {}
 end
 on_call_start(function() count_increments = {} end)
+-- Whatever a call gathered and did not flush (it failed half-way) is written at its end.
+on_call_end(function() if next(count_increments) then flush_counts(call_prefix) end end)

@@ -67,3 +67,5 @@ local function flush_metrics(prefix)
   for field, n in pairs(metric_increments) do redis.call('HINCRBY', key, field, string.format('%d', n)) end
   metric_increments = {}
 end
+-- Whatever a call gathered and did not flush (it failed half-way) is written at its end.
+on_call_end(function() if next(metric_increments) then flush_metrics(call_prefix) end end)

@@ -206,6 +206,9 @@ extension ConveyorAPI {
     func replay(
         since: StreamPosition, filter: EventFilter, subscriber: EventSubscriber, write: ([EventFrame]) async throws -> Void
     ) async throws {
+        // Live events at or before `since` are the client's already, even when the replay finds none
+        // after it (the hub may read behind a client that saw more on another replica).
+        subscriber.replayed(through: since)
         var start = EventHub.replayStart(after: since)
         while true {
             let page = try await events.page(from: start, after: since)

@@ -80,12 +80,13 @@ func fnv1a(_ text: String) -> String {
     return String(hash, radix: 16)
 }
 
-/// A script's body between begin_call() and end_call() (Lua/includes/call_state.lua): the body runs as
-/// a function of its own under pcall, so end_call() also follows a `return` in its middle, and an
-/// error: Redis keeps the writes a script made before it failed, so their events are written too
-/// before the error is raised again.
+/// A script's body between begin_call(ARGV[1]) and end_call() (Lua/includes/call_state.lua): the body
+/// runs as a function of its own under pcall, so end_call() also follows a `return` in its middle, and
+/// an error: Redis keeps the writes a script made before it failed, so their events, counts and
+/// metrics are written too (under pcall, so a failure there cannot replace the first error) before
+/// the error is raised again.
 func wrapped(_ body: String) -> String {
-    "begin_call()\nlocal ok, reply = pcall(function()\n\(body)\nend)\nend_call()\nif not ok then error(reply, 0) end\nreturn reply"
+    "begin_call(ARGV[1])\nlocal ok, reply = pcall(function()\n\(body)\nend)\nif not ok then\n  pcall(end_call)\n  error(reply, 0)\nend\nend_call()\nreturn reply"
 }
 
 /// `EmbeddedLua`: `scripts` (each script with its includes inlined, for EVALSHA on Redis before 7.0)

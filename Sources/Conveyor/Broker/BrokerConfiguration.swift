@@ -85,7 +85,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         }
         if let value = try integer("CONVEYOR_EVENTS_MAXLEN", 1_000...1_000_000_000) {
             configuration.eventsMaxLength = value
-            configuration.eventsHardMaxLength = value * 20
+            configuration.eventsHardMaxLength = min(value * 20, 5_000_000_000)
         }
         if let value = try integer("CONVEYOR_EVENTS_HARD_MAXLEN", 1_000...5_000_000_000) {
             guard value >= configuration.eventsMaxLength else {

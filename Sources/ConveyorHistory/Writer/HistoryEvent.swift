@@ -154,7 +154,7 @@ public struct HistoryEvent: Sendable, Hashable {
         return (field + Self.jsonTextSuffix, .string(text))
     }
 
-    /// The `job_events` document: `_id` = entry id, `ts` as a date, the details typed.
+    /// The `job_events` document: `_id` = the event's id, `ts` as a date, the details typed.
     public var eventDocument: Document {
         var elements: [(String, BSONValue)] = [("_id", .string(id))]
         if let job { elements.append(("job", .string(job))) }

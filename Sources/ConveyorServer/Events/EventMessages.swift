@@ -50,7 +50,7 @@ public struct JobIdentity: Sendable, Hashable {
 /// fields omitted). The one place that maps stream entries to feed messages.
 public struct JobEventMessage: Encodable, Sendable {
     public var kind = "job"
-    /// The stream entry id; `since=<seq>` resumes after it.
+    /// The event's id (`<ms>-<entry seq * 1000 + index>`, `HistoryEvent`); `since=<seq>` resumes after it.
     public var seq: String
     public var id: String
     public var type: String?
