@@ -63,6 +63,8 @@ struct EventsAndStatsTests {
                 try await acknowledge(broker, claimed.map { (job: $0, outcome: AttemptOutcome.success(result: "")) })
             }
             #expect(try await broker.job(claimed[0].id)?.state == .succeeded)
+            // Its move out of running is counted too (the second job still counts as running).
+            #expect(try await broker.queueCounts()["default"]?.running == 1)
             let first = try await events(broker, job: claimed[0].id)
             #expect(first.compactMap { $0["event"] } == ["enqueued", "started", "succeeded"])
         }
