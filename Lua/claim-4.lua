@@ -23,6 +23,7 @@ for i = 6, #ARGV do
 end
 local out = {}
 local leases = {}
+local drained = {}
 local priorities = {'high', 'normal', 'low'}
 for _, priority in ipairs(priorities) do
   for _, queue in ipairs(queues) do
@@ -31,7 +32,10 @@ for _, priority in ipairs(priorities) do
       -- RPOP with a count (Redis 6.2+): one call per list instead of one per job.
       local wanted = max - #out
       local ids = redis.call('RPOP', list, wanted)
-      if not ids then break end
+      if not ids then
+        drained[list] = true
+        break
+      end
       for _, id in ipairs(ids) do
         local key = prefix .. 'job:' .. id
         local job = redis.call('HMGET', key, 'state', 'claims', 'type', 'payload', 'attempts',
@@ -54,16 +58,21 @@ for _, priority in ipairs(priorities) do
           end
         end
       end
-      if #ids < wanted then break end
+      if #ids < wanted then
+        drained[list] = true
+        break
+      end
     end
     if #out >= max then break end
   end
   if #out >= max then break end
 end
+-- Lists this call emptied are known to be empty (the script runs alone): no LLEN for them.
 if #out >= max then
   for _, queue in ipairs(queues) do
     for _, priority in ipairs(priorities) do
-      if redis.call('LLEN', list_key(prefix, queue, priority)) > 0 then
+      local list = list_key(prefix, queue, priority)
+      if not drained[list] and redis.call('LLEN', list) > 0 then
         wake(prefix, queue)
         break
       end
