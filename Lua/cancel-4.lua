@@ -28,6 +28,6 @@ move_count(job[2], state, 'cancelled')
 flush_counts(prefix)
 redis.call('HINCRBY', KEYS[2], 'cancelled', 1)
 emit(KEYS[3], id, 'cancelled', now_s, 'from', state)
-cap_events(KEYS[3], hard)
+cap_events(hard)
 if state ~= 'running' then expire_finished(key, keep) else redis.call('PEXPIRE', key, int(math.max(tonumber(keep), 600000))) end
 return {'cancelled', state}

@@ -85,5 +85,5 @@ for first = 1, #leases, 2000 do
 end
 flush_metrics(prefix)
 flush_counts(prefix)
-if #out > 0 then cap_events(KEYS[3], hard) end
+if #out > 0 then cap_events(hard) end
 return out

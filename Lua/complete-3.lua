@@ -56,7 +56,7 @@ for first = 1, #released, 1000 do
 end
 if succeeded > 0 then
   redis.call('HINCRBY', KEYS[2], 'succeeded', succeeded)
-  cap_events(KEYS[3], hard)
+  cap_events(hard)
 end
 flush_metrics(prefix)
 flush_counts(prefix)

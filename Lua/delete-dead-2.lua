@@ -19,5 +19,5 @@ for i = 3, #ARGV do
   end
 end
 flush_counts(prefix)
-if deleted > 0 then cap_events(KEYS[2], hard) end
+if deleted > 0 then cap_events(hard) end
 return deleted

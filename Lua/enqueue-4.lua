@@ -60,6 +60,6 @@ flush_metrics(prefix)
 flush_counts(prefix)
 if enqueued > 0 then
   redis.call('HINCRBY', KEYS[2], 'enqueued', enqueued)
-  cap_events(KEYS[3], hard)
+  cap_events(hard)
 end
 return results

@@ -73,5 +73,5 @@ if retried > 0 then redis.call('HINCRBY', KEYS[2], 'retried', retried) end
 if died > 0 then redis.call('HINCRBY', KEYS[2], 'dead', died) end
 flush_metrics(prefix)
 flush_counts(prefix)
-if failed > 0 then cap_events(KEYS[3], hard) end
+if failed > 0 then cap_events(hard) end
 return out

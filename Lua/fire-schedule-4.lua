@@ -60,7 +60,7 @@ if mode == 'tick' then
       redis.call('HSET', KEYS[1], 'last_skip_tick', tick_s)
       redis.call('HINCRBY', KEYS[1], 'skipped', 1)
       emit(KEYS[4], s[5], 'schedule-skipped', now_s, 'schedule', name, 'tick', tick_s)
-      cap_events(KEYS[4], hard)
+      cap_events(hard)
       return {'skipped', s[5]}
     end
   end
@@ -75,7 +75,7 @@ wake(prefix, queue)
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 flush_metrics(prefix)
 flush_counts(prefix)
-cap_events(KEYS[4], hard)
+cap_events(hard)
 redis.call('HSET', KEYS[1], 'last_run_id', id, 'last_run_at', now_s)
 redis.call('HINCRBY', KEYS[1], 'runs', 1)
 return {'fired', id}

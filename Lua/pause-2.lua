@@ -17,6 +17,6 @@ end
 redis.call('SADD', prefix .. 'queues', queue)
 if changed == 1 then
   emit(KEYS[2], '', action .. 'd', int(now_ms()), 'queue', queue)
-  cap_events(KEYS[2], hard)
+  cap_events(hard)
 end
 return changed

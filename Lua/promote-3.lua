@@ -28,7 +28,7 @@ for _, id in ipairs(due) do
   end
 end
 flush_counts(prefix)
-if promoted > 0 then cap_events(KEYS[2], hard) end
+if promoted > 0 then cap_events(hard) end
 if #due >= batch then return {promoted, 0} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] == nil then return {promoted, -1} end

@@ -32,7 +32,7 @@ for i = 4, #ARGV, 2 do
   end
 end
 flush_counts(prefix)
-if given > 0 then cap_events(KEYS[2], hard) end
+if given > 0 then cap_events(hard) end
 if worker ~= '' then
   redis.call('ZREM', KEYS[3], worker)
   redis.call('DEL', prefix .. 'worker:' .. worker, prefix .. 'wake:worker:' .. worker)

@@ -56,7 +56,7 @@ for _, id in ipairs(expired) do
 end
 flush_metrics(prefix)
 flush_counts(prefix)
-if #expired > 0 then cap_events(KEYS[3], hard) end
+if #expired > 0 then cap_events(hard) end
 if #expired >= batch then return {requeued, quarantined, 0} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] == nil then return {requeued, quarantined, -1} end

@@ -47,5 +47,5 @@ for i = 3, #ARGV do
   end
 end
 flush_counts(prefix)
-cap_events(KEYS[3], hard)
+cap_events(hard)
 return out

@@ -94,5 +94,5 @@ redis.call('HSET', key, 'state', new_state, 'updated_at', now_s, unpack(fields))
 move_count(queue, state, new_state)
 flush_counts(prefix)
 emit(KEYS[2], id, 'updated', now_s, 'changed', table.concat(changed, ','), unpack(details))
-cap_events(KEYS[2], hard)
+cap_events(hard)
 return {'updated', new_state, state, table.concat(changed, ',')}

@@ -60,10 +60,10 @@ local function emit(events, id, name, now, ...)
   event_count = event_count + 1
 end
 
--- cap_events(events, hard): writes the call's last entry and, in the same XADD, the memory guard of
+-- cap_events(hard): writes the call's last entry and, in the same XADD, the memory guard of
 -- last resort: past `hard` entries the stream is trimmed to about that length, read or not (the
 -- history lag alarm fires long before; see trim-events-1.lua for the trimming that loses nothing).
 -- XADD ... MAXLEN ~ costs nothing until the stream is past `hard` (an XLEN per call did before).
-local function cap_events(events, hard)
+local function cap_events(hard)
   flush_events(hard)
 end

@@ -50,7 +50,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
             : try EventSocketReader(port: port, paths: paths)
         let stalledSockets = try (0..<stalled).map { _ in try StalledSocket(port: port, path: "/v1/events?kinds=job") }
         try await Task.sleep(for: .seconds(2))
-        let startID = try await streamEnd(broker)
+        let startID = try await streamEnd(broker).entry
         print(
             "bench-events: \(rate) jobs/s for \(seconds) s; \(unfiltered) unfiltered, \(filtered) filtered, \(stalled) stalled sockets; "
                 + (nioClient ? "HummingbirdWSClient reader" : "poll(2) reader"))
@@ -82,8 +82,8 @@ struct BenchEventsCommand: AsyncParsableCommand {
         // Let the last jobs finish, then wait (up to 120 s) until every socket has the stream's last
         // event its filter matches.
         try await Task.sleep(for: .seconds(3))
-        let endID = try await streamEnd(broker)
-        let end = try await lastEventID(broker).map(Self.pair) ?? Self.lastEvent(of: endID)
+        let (endID, lastEventID) = try await streamEnd(broker)
+        let end = lastEventID.map(Self.pair) ?? Self.lastEvent(of: endID)
         let waitStart = ContinuousClock.now
         while ContinuousClock.now - waitStart < .seconds(120) {
             let behind = sockets.lastSeqs().filter { last in last.map { $0 < end } ?? true }
@@ -164,14 +164,10 @@ struct BenchEventsCommand: AsyncParsableCommand {
         return (UInt64(split.first ?? "0") ?? 0, split.count > 1 ? UInt64(split[1]) ?? 0 : 0)
     }
 
-    /// The id of the stream's last event (the last of its last entry's events).
-    func lastEventID(_ broker: Broker) async throws -> String? {
-        HistoryWriter.entries(try await broker.pool.command("XREVRANGE", broker.keys.events, "+", "-", "COUNT", "1")).last?.id
-    }
-
-    func streamEnd(_ broker: Broker) async throws -> String {
+    /// The stream's last entry ("0-0" when empty) and the id of its last event, in one XREVRANGE.
+    func streamEnd(_ broker: Broker) async throws -> (entry: String, lastEvent: String?) {
         let reply = try await broker.pool.command("XREVRANGE", broker.keys.events, "+", "-", "COUNT", "1")
-        return reply.array?.first?.array?.first?.string ?? "0-0"
+        return (reply.array?.first?.array?.first?.string ?? "0-0", HistoryWriter.entries(reply).last?.id)
     }
 
     /// The server's resident set in KiB (VmRSS), when `--server-pid` is given.

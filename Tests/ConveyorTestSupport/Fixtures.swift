@@ -103,16 +103,12 @@ public func waitForState(_ broker: Broker, _ id: String, _ state: JobState, time
 /// decoded as the history writer and the live feed decode them (`HistoryEvent.decode`).
 public func events(_ broker: Broker) async throws -> [[String: String]] {
     var events: [[String: String]] = []
-    var start = "-"
-    while true {
-        let reply = try await broker.pool.command("XRANGE", broker.keys.events, start, "+", "COUNT", 10_000)
-        let decoded = HistoryEvent.decode(reply)
-        for event in decoded {
+    try await HistoryWriter.scanEvents(broker) { page in
+        for event in page {
             var fields = event.fields
             fields["_id"] = event.id
             events.append(fields)
         }
-        guard (reply.array?.count ?? 0) == 10_000, let last = decoded.last else { return events }
-        start = "(" + last.entryID
     }
+    return events
 }

@@ -44,14 +44,11 @@ public struct HistoryEvent: Sendable, Hashable {
         for row in value.array ?? [] {
             guard let parts = row.array, parts.count == 2, let entryID = parts[0].string else { continue }
             let split = entryID.split(separator: "-", maxSplits: 1)
-            guard split.count == 2, let milliseconds = UInt64(split[0]), let sequence = UInt64(split[1]) else {
-                events.append(HistoryEvent(id: entryID, fields: parts[1].fieldMap ?? [:]))
-                continue
-            }
             let values = (parts[1].array ?? []).map { $0.string ?? "" }
             // An entry in the layout before events were batched (or a foreign one) does not start with
             // the shared `ts`: one event that keeps the entry's id, as the history already stored it.
-            guard values.first == "ts" else {
+            guard split.count == 2, let milliseconds = UInt64(split[0]), let sequence = UInt64(split[1]), values.first == "ts"
+            else {
                 events.append(HistoryEvent(id: entryID, fields: parts[1].fieldMap ?? [:]))
                 continue
             }

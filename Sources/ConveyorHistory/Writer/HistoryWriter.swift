@@ -413,18 +413,24 @@ public final class HistoryWriter: Service, Sendable {
     /// Stream entries (an XRANGE/XREAD reply's list) as events (``HistoryEvent/decode(_:)``).
     public static func entries(_ value: RedisValue) -> [HistoryEvent] { HistoryEvent.decode(value) }
 
-    /// The number of events in `broker`'s stream now (XLEN counts entries, which hold up to 10
-    /// each): reads the whole stream, 10,000 entries at a time, so it is for benchmarks and tools.
-    public static func eventCount(_ broker: Broker) async throws -> Int {
-        var count = 0
+    /// Hands `body` every event of `broker`'s stream, oldest first, a page of 10,000 entries at a
+    /// time: reads the whole stream, so it is for benchmarks, tools and tests.
+    public static func scanEvents(_ broker: Broker, _ body: ([HistoryEvent]) -> Void) async throws {
         var start = "-"
         while true {
             let reply = try await broker.pool.command("XRANGE", broker.keys.events, start, "+", "COUNT", "10000").throwingServerError()
             let events = HistoryEvent.decode(reply)
-            count += events.count
-            guard (reply.array?.count ?? 0) == 10_000, let last = events.last else { return count }
+            body(events)
+            guard (reply.array?.count ?? 0) == 10_000, let last = events.last else { return }
             start = "(" + last.entryID
         }
+    }
+
+    /// The number of events in `broker`'s stream now (XLEN counts entries, which hold up to 10 each).
+    public static func eventCount(_ broker: Broker) async throws -> Int {
+        var count = 0
+        try await scanEvents(broker) { count += $0.count }
+        return count
     }
 
     private func sleep(milliseconds: Int) async {
