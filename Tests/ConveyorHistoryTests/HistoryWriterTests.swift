@@ -93,6 +93,25 @@ struct HistoryWriterTests {
         }
     }
 
+    /// Ids of one millisecond: `T-5` (event 5 of the first entry) comes before `T-1000` (event 0 of the
+    /// second), though it sorts after it as text.
+    @Test func aTimelineFollowsTheEventIdsAsNumbers() async throws {
+        try await withMongo { mongo in
+            try await withBroker { broker in
+                let writer = historyWriter(broker, mongo)
+                try await writer.writeToMongo([
+                    HistoryEvent(id: "1000-1000", fields: ["job": "j", "event": "started", "ts": "1000", "attempt": "1", "worker": "w"]),
+                    HistoryEvent(
+                        id: "1000-5", fields: ["job": "j", "event": "enqueued", "ts": "1000", "state": "queued", "type": "t", "queue": "q"]),
+                    HistoryEvent(
+                        id: "1000-1001", fields: ["job": "j", "event": "succeeded", "ts": "1000", "attempt": "1", "duration_ms": "0"]),
+                ])
+                let timeline = try #require(try await HistoryQueries(mongo: mongo).job("j")).timeline
+                #expect(timeline.compactMap { $0["_id"]?.stringValue } == ["1000-5", "1000-1000", "1000-1001"])
+            }
+        }
+    }
+
     @Test func stateFollowsTheStreamOrderWhateverOrderEventsAreWrittenIn() async throws {
         try await withMongo { mongo in
             try await withBroker { broker in
