@@ -6,7 +6,8 @@
 -- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] worker id   ARGV[4] lease ms   ARGV[5] max jobs
 -- ARGV[6...] queue names
 -- Returns one array per claimed job: {id, token, type, queue, priority, payload, attempts,
---   max_attempts, timeout_ms, enqueued_at, crashes, created_at}
+--   max_attempts, timeout_ms, enqueued_at, crashes, created_at, started_at, unique_key}; the worker
+--   sends queue, type, attempts, started_at and unique_key back with its ack (complete-3.lua).
 -- @include "counts"
 -- @include "emit"
 -- @include "list_key"
@@ -39,7 +40,7 @@ for _, priority in ipairs(priorities) do
       for _, id in ipairs(ids) do
         local key = prefix .. 'job:' .. id
         local job = redis.call('HMGET', key, 'state', 'claims', 'type', 'payload', 'attempts',
-          'max_attempts', 'timeout_ms', 'enqueued_at', 'crashes', 'created_at')
+          'max_attempts', 'timeout_ms', 'enqueued_at', 'crashes', 'created_at', 'unique_key')
         if job[1] == 'queued' then
           local claims = int((tonumber(job[2]) or 0) + 1)
           local token = worker .. '#' .. claims
@@ -54,7 +55,7 @@ for _, priority in ipairs(priorities) do
             emit(KEYS[3], id, 'started', now_s, 'attempt', attempts, 'worker', worker, 'queued_ms', int(waited))
             observe_metric('wait', queue, job[3], waited)
             out[#out + 1] = {id, token, job[3], queue, priority, job[4], attempts, job[6], job[7], job[8],
-              job[9] or '0', job[10]}
+              job[9] or '0', job[10] or '', now_s, job[11] or ''}
           end
         end
       end

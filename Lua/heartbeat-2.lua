@@ -1,10 +1,12 @@
 -- heartbeat: a worker's periodic call. Extends the lock and lease of every job it still holds,
 -- reports the ones it lost (lock gone or another token: stop the handler, do not complete) and the
--- ones cancelled while running, and refreshes the worker's registration.
+-- ones cancelled while running (the lock's value says so: lock_marks.lua), and refreshes the
+-- worker's registration.
 -- KEYS[1] inflight zset   KEYS[2] workers zset
 -- ARGV[1] key prefix   ARGV[2] lease ms   ARGV[3] worker id   ARGV[4] worker info JSON
 -- ARGV[5] registration ttl ms   ARGV[6...] pairs: id, token
 -- Returns {lost ids, cancelled ids}.
+-- @include "lock_marks"
 -- @include "now_ms"
 local prefix, lease, worker, info, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
@@ -13,14 +15,12 @@ local lost, cancelled = {}, {}
 for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local lock = prefix .. 'lock:' .. id
-  if redis.call('GET', lock) == token then
-    local state = redis.call('HGET', prefix .. 'job:' .. id, 'state')
-    if state == 'running' then
-      redis.call('PEXPIRE', lock, ARGV[2])
-      redis.call('ZADD', KEYS[1], 'XX', lease_end, id)
-    else
-      cancelled[#cancelled + 1] = id
-    end
+  local held = redis.call('GET', lock)
+  if held == token then
+    redis.call('PEXPIRE', lock, ARGV[2])
+    redis.call('ZADD', KEYS[1], 'XX', lease_end, id)
+  elseif held == token .. CANCELLED_MARK then
+    cancelled[#cancelled + 1] = id
   else
     lost[#lost + 1] = id
   end

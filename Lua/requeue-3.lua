@@ -7,6 +7,7 @@
 -- @include "counts"
 -- @include "emit"
 -- @include "list_key"
+-- @include "lock_marks"
 -- @include "now_ms"
 -- @include "wake"
 local prefix, hard, worker = ARGV[1], ARGV[2], ARGV[3]
@@ -16,7 +17,8 @@ for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'job:' .. id
   local lock = prefix .. 'lock:' .. id
-  if redis.call('GET', lock) == token then
+  local held = redis.call('GET', lock)
+  if held == token or held == token .. CANCELLED_MARK then
     redis.call('DEL', lock)
     redis.call('ZREM', KEYS[1], id)
     local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'attempts')

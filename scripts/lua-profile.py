@@ -161,8 +161,8 @@ def main():
             if not claimed:
                 break
             args = [PREFIX, "1000000", "3600000"]
-            for row in claimed:
-                args += [row[0], row[1], ""]
+            for row in claimed:  # id, token, result, then queue, type, attempt, started_at, unique_key as claimed
+                args += [row[0], row[1], "", row[3], row[2], row[6], row[12], row[13]]
             run("complete-3", [PREFIX + "inflight", PREFIX + "stats", PREFIX + "events"], args)
             done += len(claimed)
         print(f"process {done} (claim {BATCH_CLAIM}/call): {(cpu() - before) / done * 1e6:.1f} µs/job")

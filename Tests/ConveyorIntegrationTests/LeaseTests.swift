@@ -37,6 +37,10 @@ struct LeaseTests {
 
             #expect(try await acknowledge(broker, [(first, .success(result: #""w1""#))]) == [id: "stale"])
             #expect(try await acknowledge(broker, [(first, .failure(error: "w1 failed"))]) == [id: "stale"])
+            // complete fences with GETDEL: the lock it took from w2 is back, with w2's token and lease.
+            #expect(try await broker.pool.command("GET", broker.keys.lock(id)).string == second.token)
+            let left = try await broker.pool.command("PTTL", broker.keys.lock(id)).int ?? -2
+            #expect(left > 3_000 && left <= 5_000, "\(left)")
             let stillRunning = try #require(try await broker.job(id))
             #expect(stillRunning.state == .running)
             #expect(stillRunning.result == nil && stillRunning.lastError == nil)
@@ -60,6 +64,28 @@ struct LeaseTests {
             #expect(stats.running == 0)
             #expect(try await acknowledge(broker, [(first, .success(result: #""w1""#))]) == [id: "stale"])
             #expect(try await events(broker).filter { $0["event"] == "succeeded" }.count == 1)
+        }
+    }
+
+    @Test("a job cancelled while running: its heartbeat says cancelled, its ack records nothing, the lock goes")
+    func cancelledWhileRunning() async throws {
+        try await withBroker { broker in
+            let id = try await broker.enqueue(EnqueueRequest(type: "echo")).id
+            let job = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 5_000).first)
+            let cancel = try await broker.cancel(id)
+            #expect(cancel.outcome == .cancelled && cancel.previous == .running)
+            let w1 = try workerInfo("w1")
+            let beat = try await broker.pool.withConnection { connection in
+                try broker.heartbeat(on: connection, worker: w1, leaseMilliseconds: 5_000, held: [(id: id, token: job.token)])
+            }
+            #expect(beat.lost.isEmpty && beat.cancelled == [id])
+            #expect(try await acknowledge(broker, [(job, .success(result: #""late""#))]) == [id: "cancelled"])
+            #expect(try await acknowledge(broker, [(job, .success(result: #""late""#))]) == [id: "cancelled"])
+            let cancelled = try #require(try await broker.job(id))
+            #expect(cancelled.state == .cancelled && cancelled.result == nil)
+            #expect(try await broker.pool.command("EXISTS", broker.keys.lock(id)).int == 0)
+            #expect(try await broker.stats().totals["succeeded"] == nil)
+            #expect(try await broker.stats().running == 0)
         }
     }
 

@@ -18,6 +18,10 @@ public struct ClaimedJob: Sendable {
     public var enqueuedAtMilliseconds: Int
     public var crashes: Int
     public var createdAtMilliseconds: Int
+    /// When this attempt started (ms since 1970, Redis clock): the claim's time.
+    public var startedAtMilliseconds: Int
+    /// The job's unique key ("" for none), released when it succeeds.
+    public var uniqueKey: String
 }
 
 /// The outcome of one attempt, as a worker reports it.
@@ -66,7 +70,7 @@ extension Broker {
         var jobs: [ClaimedJob] = []
         jobs.reserveCapacity(rows.count)
         for row in rows {
-            guard let fields = row.array, fields.count == 12 else { throw ConveyorError(.redis, "claim: unexpected row \(row)") }
+            guard let fields = row.array, fields.count == 14 else { throw ConveyorError(.redis, "claim: unexpected row \(row)") }
             func text(_ index: Int) -> String { fields[index].string ?? "" }
             func number(_ index: Int) -> Int { fields[index].int ?? 0 }
             jobs.append(
@@ -74,7 +78,8 @@ extension Broker {
                     id: text(0), token: text(1), type: text(2), queue: text(3),
                     priority: JobPriority(rawValue: text(4)) ?? .normal, payload: text(5), attempt: number(6),
                     maxAttempts: number(7), timeoutMilliseconds: number(8), enqueuedAtMilliseconds: number(9),
-                    crashes: number(10), createdAtMilliseconds: number(11)))
+                    crashes: number(10), createdAtMilliseconds: number(11), startedAtMilliseconds: number(12),
+                    uniqueKey: text(13)))
         }
         return jobs
     }
@@ -97,7 +102,11 @@ extension Broker {
             switch outcome {
             case .success(let result):
                 successIDs.append(job.id)
-                successes.append(contentsOf: [job.id.redisBytes, job.token.redisBytes, result.redisBytes])
+                // What complete-3.lua would otherwise read from the hash before its fence (as claimed).
+                successes.append(contentsOf: [
+                    job.id.redisBytes, job.token.redisBytes, result.redisBytes, job.queue.redisBytes, job.type.redisBytes,
+                    job.attempt.redisBytes, job.startedAtMilliseconds.redisBytes, job.uniqueKey.redisBytes,
+                ])
             case .failure(let error):
                 failureIDs.append(job.id)
                 failures.append(contentsOf: [
