@@ -30,7 +30,7 @@ local function add_job(prefix, events, delayed, pushes, id, jtype, queue, priori
   local list = list_key(prefix, queue, priority)
   local ids = pushes[list]
   if not ids then
-    ids = {}
+    ids = {queue = queue}
     pushes[list] = ids
   end
   ids[#ids + 1] = id
@@ -52,11 +52,17 @@ local function add_job(prefix, events, delayed, pushes, id, jtype, queue, priori
 end
 
 -- push_jobs(pushes): pushes the ids add_job collected, one LPUSH per list, in the order they came
--- (LPUSH a b c leaves c at the head, as three LPUSHes would).
+-- (LPUSH a b c leaves c at the head, as three LPUSHes would). Returns the set of queues with a list
+-- that was empty before (LPUSH answered the number it pushed): only those need their queue
+-- registered and a wake token (see enqueue-4.lua).
 local function push_jobs(pushes)
+  local emptied_before = {}
   for list, ids in pairs(pushes) do
     for first = 1, #ids, 1000 do
-      redis.call('LPUSH', list, unpack(ids, first, math.min(#ids, first + 999)))
+      local last = math.min(#ids, first + 999)
+      local length = redis.call('LPUSH', list, unpack(ids, first, last))
+      if first == 1 and length == last then emptied_before[ids.queue] = true end
     end
   end
+  return emptied_before
 end

@@ -28,6 +28,45 @@ struct PriorityTests {
         }
     }
 
+    @Test(
+        "wake tokens: a push into an empty list wakes, one into a backlog does not; a claim that leaves jobs wakes; a token taken without a claim goes back"
+    )
+    func wakeTokens() async throws {
+        try await withBroker { broker in
+            let wake = broker.keys.wake("w")
+            func tokens() async throws -> Int { try await broker.pool.command("LLEN", wake).int ?? -1 }
+            _ = try await broker.enqueue(EnqueueRequest(type: "noop", queue: "w"))
+            #expect(try await tokens() == 1)
+            #expect(try await broker.stats().queues["w"] != nil)
+            // A worker's BRPOP takes the token; another job joins the backlog without another token.
+            func take() async throws -> String? {
+                try await broker.pool.withConnection { connection in
+                    try broker.waitForWake(on: connection, queues: ["w"], worker: "w1", timeoutSeconds: 1)
+                }
+            }
+            #expect(try await take() == wake)
+            _ = try await broker.enqueue(EnqueueRequest(type: "noop", queue: "w"))
+            #expect(try await tokens() == 0)
+            // A push into the queue's empty low-priority list wakes, though the normal one holds jobs.
+            _ = try await broker.enqueue(batch: [EnqueueRequest(type: "noop", queue: "w", priority: .low)])
+            #expect(try await tokens() == 1)
+            // The worker that takes it claims part of the backlog and leaves a token for the rest.
+            #expect(try await take() == wake)
+            let claimed = try await broker.pool.withConnection { connection in
+                try broker.claim(on: connection, worker: "w1", leaseMilliseconds: 5_000, max: 1, queues: ["w"])
+            }
+            #expect(claimed.count == 1)
+            #expect(try await tokens() == 1)
+            // A stopping worker gives back a queue's token it took and will not claim for; never its own.
+            #expect(try await take() == wake)
+            #expect(try await tokens() == 0)
+            try await broker.returnWake(wake)
+            #expect(try await tokens() == 1)
+            try await broker.returnWake(broker.keys.workerWake("w1"))
+            #expect(try await broker.pool.command("EXISTS", broker.keys.workerWake("w1")).int == 0)
+        }
+    }
+
     @Test("a worker claims no more than it asks for and only from its queues")
     func claimLimitAndQueues() async throws {
         try await withBroker { broker in

@@ -38,6 +38,15 @@ extension Broker {
     /// With `worker`, also waits on the worker's own wake key, which ``interruptWait(worker:)`` pushes to.
     public func waitForWork(on connection: RedisConnection, queues: [String], worker: String? = nil, timeoutSeconds: Double) throws -> Bool
     {
+        try waitForWake(on: connection, queues: queues, worker: worker, timeoutSeconds: timeoutSeconds) != nil
+    }
+
+    /// As ``waitForWork(on:queues:worker:timeoutSeconds:)``, but gives the wake list that fired (nil on
+    /// timeout), so a caller that took a queue's wake token and will not claim can give it back with
+    /// ``returnWake(_:)``.
+    public func waitForWake(on connection: RedisConnection, queues: [String], worker: String? = nil, timeoutSeconds: Double) throws
+        -> String?
+    {
         var command: [[UInt8]] = ["BRPOP".redisBytes]
         for queue in queues { command.append(keys.wake(queue).redisBytes) }
         if let worker { command.append(keys.workerWake(worker).redisBytes) }
@@ -45,7 +54,16 @@ extension Broker {
         let reply = try connection.send(
             command, timeoutMilliseconds: Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds)
         _ = try reply.throwingServerError()
-        return !reply.isNull
+        return reply.array?.first?.string
+    }
+
+    /// Puts back a queue's wake token taken by ``waitForWake(on:queues:worker:timeoutSeconds:)`` that
+    /// will not be followed by a claim (the worker is stopping). An enqueue into a list that already
+    /// holds jobs leaves no token (Lua/enqueue-4.lua), so a token taken and dropped would leave those
+    /// jobs to the next worker's poll. A worker's own wake key is not put back.
+    public func returnWake(_ key: String) async throws {
+        guard key.hasPrefix(keys.prefix + "wake:"), !key.hasPrefix(keys.prefix + "wake:worker:") else { return }
+        try await pool.command("LPUSH", key, "1")
     }
 
     /// Wakes a worker blocked in ``waitForWork(on:queues:worker:timeoutSeconds:)`` (used at shutdown).

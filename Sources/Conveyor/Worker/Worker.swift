@@ -113,17 +113,20 @@ public final class Worker: Service, Sendable {
             do {
                 // Handlers start from the fetch thread as soon as the claim returns: no hop back to
                 // the cooperative pool first.
-                try await lane.withConnection { connection in
+                let dropped = try await lane.withConnection { connection -> String? in
                     let lease = self.options.leaseMilliseconds
                     var jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
                     if jobs.isEmpty && !self.isStopping,
-                        try self.broker.waitForWork(on: connection, queues: queues, worker: self.id, timeoutSeconds: block),
-                        !self.isStopping
+                        let woken = try self.broker.waitForWake(on: connection, queues: queues, worker: self.id, timeoutSeconds: block)
                     {
+                        // Stopping: no claim follows, so the queue's token goes back for another worker.
+                        if self.isStopping { return woken }
                         jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
                     }
                     for job in jobs { self.start(job) }
+                    return nil
                 }
+                if let dropped { try? await broker.returnWake(dropped) }
                 failures = 0
             } catch {
                 failures += 1
