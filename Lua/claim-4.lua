@@ -54,8 +54,9 @@ for _, priority in ipairs(priorities) do
             local waited = now - (tonumber(job[8]) or now)
             emit(KEYS[3], id, 'started', now_s, 'attempt', attempts, 'worker', worker, 'queued_ms', int(waited))
             observe_metric('wait', queue, job[3], waited)
-            out[#out + 1] = {id, token, job[3], queue, priority, job[4], attempts, job[6], job[7], job[8],
-              job[9] or '0', job[10] or '', now_s, job[11] or ''}
+            -- Every field has a value, so a hash missing one (damaged by hand) cannot cut the row short.
+            out[#out + 1] = {id, token, job[3] or '', queue, priority, job[4] or '', attempts, job[6] or '1',
+              job[7] or '0', job[8] or now_s, job[9] or '0', job[10] or '', now_s, job[11] or ''}
           end
         end
       end

@@ -2,7 +2,7 @@
 -- lock must give this attempt's token, so a worker whose lease was lost (stalled, requeued, claimed
 -- again) cannot complete, and a retried call whose first reply was lost answers "ok" again without
 -- recording anything twice. A lock found with another claim's token is put back as it was (its
--- lease's end is its score in inflight). Why GETDEL: the fence used to read the hash (HMGET) before
+-- lease's end is its score in inflight; none left: it stays gone). Why GETDEL: the fence used to read the hash (HMGET) before
 -- the DEL; each redis.call costs ~2.5 us of Redis time in place (scripts/lua-profile.py), and the
 -- worker already knows the fields that read gave (claim-4.lua returns them).
 -- KEYS[1] inflight zset   KEYS[2] stats hash   KEYS[3] events stream
@@ -48,9 +48,10 @@ for i = 4, #ARGV, 8 do
     out[#out + 1] = 'cancelled'
   else
     if held then
-      -- Another claim's lock (this worker's lease was lost and the job claimed again): put it back.
+      -- Another claim's lock (this worker's lease was lost and the job claimed again): put it back
+      -- until its lease ends. A lock with no lease left is one the promoter is done with: it stays gone.
       local lease_end = tonumber(redis.call('ZSCORE', KEYS[1], id))
-      redis.call('SET', lock, held, 'PX', int(math.max(1, lease_end and lease_end - now or 1000)))
+      if lease_end and lease_end > now then redis.call('SET', lock, held, 'PX', int(lease_end - now)) end
     end
     local job = redis.call('HMGET', key, 'state', 'token')
     if job[1] == 'succeeded' and job[2] == token then

@@ -16,10 +16,12 @@ for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local lock = prefix .. 'lock:' .. id
   local held = redis.call('GET', lock)
-  if held == token then
+  -- The hash is read as well (a heartbeat is not on a job's path): a cancel that marked only the hash
+  -- (an older cancel-4.lua) is still seen here.
+  if held == token and redis.call('HGET', prefix .. 'job:' .. id, 'state') == 'running' then
     redis.call('PEXPIRE', lock, ARGV[2])
     redis.call('ZADD', KEYS[1], 'XX', lease_end, id)
-  elseif held == token .. CANCELLED_MARK then
+  elseif held == token or held == token .. CANCELLED_MARK then
     cancelled[#cancelled + 1] = id
   else
     lost[#lost + 1] = id
