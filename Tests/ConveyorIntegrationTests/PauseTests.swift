@@ -40,6 +40,12 @@ struct PauseTests {
             #expect(try await claim(broker, worker: "w", queues: ["p"]).isEmpty)
             try await broker.resume(queue: "p")
             #expect(try await claim(broker, worker: "w", queues: ["p"]).count == 1)
+            // Several served queues, some paused, checked in one call: only the others are claimed.
+            for queue in ["a", "b", "c", "d"] { _ = try await broker.enqueue(EnqueueRequest(type: "echo", queue: queue)) }
+            try await broker.pause(queue: "b")
+            try await broker.pause(queue: "d")
+            let claimed = try await claim(broker, worker: "w", queues: ["a", "b", "c", "d", "unknown"])
+            #expect(claimed.map(\.queue).sorted() == ["a", "c"])
         }
     }
 

@@ -127,6 +127,9 @@ func expectHandshake(
 /// then reads nothing until told to: the slowest client there is.
 final class StalledSocket: Sendable {
     let descriptor: Int32
+    private let receivedBytes = Atomic<Int>(0)
+    /// Bytes read so far (the handshake's answer included).
+    var received: Int { receivedBytes.load(ordering: .relaxed) }
 
     init(port: Int, path: String, key: String) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -154,6 +157,7 @@ final class StalledSocket: Sendable {
             let count = recv(descriptor, &buffer, buffer.count, 0)
             if count <= 0 { break }
             data += buffer[0..<count]
+            receivedBytes.add(count, ordering: .relaxed)
         }
         return data
     }
@@ -420,7 +424,9 @@ struct EventFeedTests {
             let flood = Task {
                 while !Task.isCancelled { _ = try? await server.broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") }) }
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Close once events are flowing (the handshake's answer is ~130 bytes): under the whole
+            // suite's load a fixed half second was sometimes not enough for the first one.
+            try await eventually(timeout: 30, "no event arrived") { socket.received > 2_000 }
             socket.sendClose()
             let frames = await reader.value
             flood.cancel()

@@ -1417,7 +1417,7 @@ public nonisolated struct Conveyor_V1_WatchEventsRequest: Sendable {
 
   public var states: [Conveyor_V1_JobState] = []
 
-  /// Replay from this stream id (a seq of an earlier event), then go live.
+  /// Replay from after this event id (the `seq` of an earlier event), then go live.
   public var since: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1475,7 +1475,9 @@ public nonisolated struct Conveyor_V1_JobEvent: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The event stream id: pass it as `since` to resume after it.
+  /// The event's id, `<ms>-<n>` (the stream entry's time, then the entry's sequence number x 1000
+  /// plus the event's place in it), ordered as the events happened: pass it as `since` to resume
+  /// after it.
   public var seq: String = String()
 
   public var id: String = String()

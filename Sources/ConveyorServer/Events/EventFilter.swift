@@ -65,7 +65,7 @@ public struct EventFilter: Sendable, Equatable {
                 self.states = states
             case "since":
                 guard let position = StreamPosition(value) else {
-                    throw APIProblem.invalid("since", "'since' must be a stream id such as 1718000000000-0 (a message's seq)")
+                    throw APIProblem.invalid("since", "'since' must be an event id such as 1718000000000-0 (a message's seq)")
                 }
                 since = position
             default:
