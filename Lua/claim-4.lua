@@ -13,7 +13,6 @@
 -- @include "list_key"
 -- @include "metrics"
 -- @include "now_ms"
--- @include "wake"
 local prefix, hard, worker, lease, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
 local now_s = int(now)
@@ -75,14 +74,24 @@ for _, priority in ipairs(priorities) do
   end
   if #out >= max then break end
 end
--- Lists this call emptied are known to be empty (the script runs alone): no LLEN for them.
+-- A claim that took its max leaves a wake token for each queue that still has jobs. Lists this call
+-- emptied are known to be empty (the script runs alone): no LLEN for them. The wake list is looked
+-- at first: while a worker claims without blocking (all its slots busy again), the token the claim
+-- before it left is still there, and then the queue's lists need no LLEN (one call instead of two).
 if #out >= max then
   for _, queue in ipairs(queues) do
+    local lists = {}
     for _, priority in ipairs(priorities) do
       local list = list_key(prefix, queue, priority)
-      if not drained[list] and redis.call('LLEN', list) > 0 then
-        wake(prefix, queue)
-        break
+      if not drained[list] then lists[#lists + 1] = list end
+    end
+    local wake_key = prefix .. 'wake:' .. queue
+    if #lists > 0 and redis.call('LLEN', wake_key) == 0 then
+      for _, list in ipairs(lists) do
+        if redis.call('LLEN', list) > 0 then
+          redis.call('LPUSH', wake_key, '1')
+          break
+        end
       end
     end
   end

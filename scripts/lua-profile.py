@@ -155,7 +155,8 @@ def main():
         done = 0
         worker = "bench-worker"
         while done < total:
-            r.execute_command("RPOP", PREFIX + "wake:bench")  # as BRPOP on a ready token
+            # A worker with free slots claims without blocking (BRPOP comes only after an empty claim),
+            # so the wake token a full claim leaves stays put, as here.
             claimed = run("claim-4", [PREFIX + "inflight", PREFIX + "stats", PREFIX + "events", PREFIX + "paused"],
                           [PREFIX, "1000000", worker, "30000", str(BATCH_CLAIM), "bench"])
             if not claimed:

@@ -57,6 +57,12 @@ struct PriorityTests {
             }
             #expect(claimed.count == 1)
             #expect(try await tokens() == 1)
+            // A full claim while that token is still there (a busy worker claims without BRPOP) adds none.
+            let next = try await broker.pool.withConnection { connection in
+                try broker.claim(on: connection, worker: "w1", leaseMilliseconds: 5_000, max: 1, queues: ["w"])
+            }
+            #expect(next.count == 1)
+            #expect(try await tokens() == 1)
             // A stopping worker gives back a queue's token it took and will not claim for; never its own.
             #expect(try await take() == wake)
             #expect(try await tokens() == 0)
