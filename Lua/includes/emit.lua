@@ -36,10 +36,12 @@ on_call_end(flush_events)
 -- emit(events, id, name, now, field, value, ...): adds one event (job `id`, or '' for a queue event)
 -- at `now` (text, milliseconds) to the call's entry in the stream `events`.
 local function emit(events, id, name, now, ...)
-  -- Checked first, so a missing value leaves the call's entry as it was (HMGET gives false for one).
+  -- The values, taken once: select(i, ...) in a loop copies the rest of the arguments at every step.
   local count = select('#', ...)
+  local values = {...}
+  -- Checked first, so a missing value leaves the call's entry as it was (HMGET gives false for one).
   for i = 1, count do
-    local value = select(i, ...)
+    local value = values[i]
     if value == nil or value == false then error('emit ' .. name .. ': field ' .. i .. ' is missing') end
   end
   if event_count >= EVENTS_PER_ENTRY or (event_stream and event_stream ~= events) then flush_events() end
@@ -56,7 +58,7 @@ local function emit(events, id, name, now, ...)
     args[n + 1], args[n + 2] = 'ts', now
     n = n + 2
   end
-  for i = 1, count do args[n + i] = select(i, ...) end
+  for i = 1, count do args[n + i] = values[i] end
   event_count = event_count + 1
 end
 
