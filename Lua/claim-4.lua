@@ -85,7 +85,7 @@ if #out >= max then
       local list = list_key(prefix, queue, priority)
       if not drained[list] then lists[#lists + 1] = list end
     end
-    local wake_key = prefix .. 'wake:' .. queue
+    local wake_key = prefix .. 'wake:' .. queue -- as wake.lua names it
     if #lists > 0 and redis.call('LLEN', wake_key) == 0 then
       for _, list in ipairs(lists) do
         if redis.call('LLEN', list) > 0 then

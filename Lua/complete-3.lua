@@ -2,9 +2,10 @@
 -- lock must give this attempt's token, so a worker whose lease was lost (stalled, requeued, claimed
 -- again) cannot complete, and a retried call whose first reply was lost answers "ok" again without
 -- recording anything twice. A lock found with another claim's token is put back as it was (its
--- lease's end is its score in inflight; none left: it stays gone). Why GETDEL: the fence used to read the hash (HMGET) before
--- the DEL; each redis.call costs ~2.5 us of Redis time in place (scripts/lua-profile.py), and the
--- worker already knows the fields that read gave (claim-4.lua returns them).
+-- lease's end is its score in inflight; none left: it stays gone). Why GETDEL: the fence used to
+-- read the hash (HMGET) before the DEL; each redis.call costs ~2.5 us of Redis time in place
+-- (scripts/lua-profile.py), and the worker already knows the fields that read gave (claim-4.lua
+-- returns them).
 -- KEYS[1] inflight zset   KEYS[2] stats hash   KEYS[3] events stream
 -- ARGV[1] key prefix   ARGV[2] events hard cap   ARGV[3] keep finished ms
 -- ARGV[4...] 8 per job: id, token, result JSON ("" for none), and as the claim returned them: queue,
