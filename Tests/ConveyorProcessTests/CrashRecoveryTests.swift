@@ -54,7 +54,10 @@ struct CrashRecoveryTests {
         let cluster = try Cluster()
         defer { cluster.close() }
         _ = try cluster.promoter()
-        let victim = try cluster.worker(lease: "1s", concurrency: 1)
+        // 3 s, not 1: with 1 s a victim whose heartbeats were held up under the whole suite's load
+        // lost its lease before the kill, took the requeued job again, and the test then saw it
+        // running (CI, 2026-12-01).
+        let victim = try cluster.worker(lease: "3s", concurrency: 1)
         let id = try await cluster.enqueueOne("sleep", ["--payload", #"{"ms":4000}"#, "--max-attempts", "1"])
         try await cluster.waitForJob(id, "running on the victim") { $0.state == .running && isHeld($0, by: victim) }
         victim.signal(SIGKILL)
