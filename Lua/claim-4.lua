@@ -13,6 +13,7 @@
 -- @include "list_key"
 -- @include "metrics"
 -- @include "now_ms"
+-- @include "wake"
 local prefix, hard, worker, lease, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
 local now_s = int(now)
@@ -85,11 +86,11 @@ if #out >= max then
       local list = list_key(prefix, queue, priority)
       if not drained[list] then lists[#lists + 1] = list end
     end
-    local wake_key = prefix .. 'wake:' .. queue -- as wake.lua names it
-    if #lists > 0 and redis.call('LLEN', wake_key) == 0 then
+    local wakes = wake_key(prefix, queue)
+    if #lists > 0 and redis.call('LLEN', wakes) == 0 then
       for _, list in ipairs(lists) do
         if redis.call('LLEN', list) > 0 then
-          redis.call('LPUSH', wake_key, '1')
+          redis.call('LPUSH', wakes, '1')
           break
         end
       end

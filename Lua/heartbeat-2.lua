@@ -21,7 +21,7 @@ for i = 6, #ARGV, 2 do
   if held == token and redis.call('HGET', prefix .. 'job:' .. id, 'state') == 'running' then
     redis.call('PEXPIRE', lock, ARGV[2])
     redis.call('ZADD', KEYS[1], 'XX', lease_end, id)
-  elseif held == token or held == token .. CANCELLED_MARK then
+  elseif holds_lock(held, token) then
     cancelled[#cancelled + 1] = id
   else
     lost[#lost + 1] = id

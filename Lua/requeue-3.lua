@@ -17,8 +17,7 @@ for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'job:' .. id
   local lock = prefix .. 'lock:' .. id
-  local held = redis.call('GET', lock)
-  if held == token or held == token .. CANCELLED_MARK then
+  if holds_lock(redis.call('GET', lock), token) then
     redis.call('DEL', lock)
     redis.call('ZREM', KEYS[1], id)
     local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'attempts')

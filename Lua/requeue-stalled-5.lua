@@ -26,8 +26,7 @@ for _, id in ipairs(expired) do
   local key = prefix .. 'job:' .. id
   local job = redis.call('HMGET', key, 'state', 'queue', 'priority', 'crashes', 'attempts', 'worker', 'unique_key', 'token', 'type')
   local lock = prefix .. 'lock:' .. id
-  local held = redis.call('GET', lock)
-  if held and job[8] and (held == job[8] or held == job[8] .. CANCELLED_MARK) then redis.call('DEL', lock) end
+  if holds_lock(redis.call('GET', lock), job[8]) then redis.call('DEL', lock) end
   if job[1] == 'running' then
     local crashes = (tonumber(job[4]) or 0) + 1
     local attempts = math.max(0, (tonumber(job[5]) or 1) - 1)
