@@ -79,7 +79,9 @@ struct ServeProcessTests {
         }
         let span = Date().timeIntervalSince(start)
         #expect(admitted <= 5 + Int((10 * span).rounded(.down)), "admitted \(admitted) in \(span) s")
-        #expect(admitted >= 5 + 20 - 3, "admitted \(admitted) in \(span) s")
+        // At least the burst and half the refill: six clients keep asking, but on a loaded machine their
+        // requests come in bursts, and a full bucket (5) refills nothing while no one asks.
+        #expect(admitted >= 5 + 10, "admitted \(admitted) in \(span) s")
         #expect(rejected > admitted)
         for server in servers {
             server.signal(SIGTERM)

@@ -64,8 +64,7 @@ func withSocket<T>(
     return try await body(log)
 }
 
-/// The answer to a WebSocket handshake: status, headers (lowercased names) and body, as `curl` saw it
-/// (it sends the upgrade headers; a 101 is cut short by `--max-time`).
+/// The answer to a WebSocket handshake: status, headers (lowercased names) and body (empty for a 101).
 struct Handshake {
     var status = 0
     var headers: [String: String] = [:]
@@ -73,34 +72,57 @@ struct Handshake {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
 }
 
-func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 10) throws -> Handshake {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("handshake-" + UUID().uuidString)
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    var arguments = [
-        "-s", "-o", directory.appendingPathComponent("body").path, "-D", directory.appendingPathComponent("head").path,
-        "--max-time", String(seconds), "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
-        "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    ]
-    if let key { arguments += ["-H", "Authorization: Bearer " + key] }
-    arguments.append("http://127.0.0.1:\(server.port)/v1/events" + (query.isEmpty ? "" : "?" + query))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
+/// Sends a WebSocket upgrade request on a plain TCP socket and reads the answer: its head, and for a
+/// refusal its body (`Content-Length` bytes). Stops there, so a 101 returns as soon as it is read (no
+/// stream to wait out); `seconds` bounds each read, for a busy machine. Status 0: no answer in time.
+func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 15) throws -> Handshake {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return Handshake() }
+    let path = "/v1/events" + (query.isEmpty ? "" : "?" + query)
+    let request =
+        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        + (key.map { "Authorization: Bearer \($0)\r\n" } ?? "") + "\r\n"
+    _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 16_384)
+    let end: [UInt8] = Array("\r\n\r\n".utf8)
+    func headEnd() -> Int? {
+        data.count < 4 ? nil : (0...(data.count - 4)).first { Array(data[$0..<($0 + 4)]) == end }
+    }
+    while headEnd() == nil {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { return Handshake() }
+        data += buffer[0..<count]
+    }
+    let head = headEnd()!
     var answer = Handshake()
-    let head = (try? String(contentsOf: directory.appendingPathComponent("head"), encoding: .utf8)) ?? ""
-    for line in head.components(separatedBy: "\r\n") {
+    for line in String(decoding: data[0..<head], as: UTF8.self).components(separatedBy: "\r\n") {
         if line.hasPrefix("HTTP/") {
             answer.status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         } else if let colon = line.firstIndex(of: ":") {
             answer.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
     }
-    if answer.status != 101 {
-        answer.body = (try? String(contentsOf: directory.appendingPathComponent("body"), encoding: .utf8)) ?? ""
+    guard answer.status != 101 else { return answer }
+    var body = Array(data[(head + 4)...])
+    let length = answer.headers["content-length"].flatMap { Int($0) } ?? Int.max
+    while body.count < length {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        body += buffer[0..<count]
     }
+    answer.body = String(decoding: body, as: UTF8.self)
     return answer
 }
 
@@ -110,8 +132,7 @@ func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds
 func expectHandshake(
     _ server: APIServer, _ query: String, key: String? = nil, _ status: Int, sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> Handshake {
-    // A 101 is followed by the stream: curl stops after 2 s; a refusal may take longer on a busy machine.
-    let got = try handshake(server, query, key: key, seconds: status == 101 ? 2 : 15)
+    let got = try handshake(server, query, key: key)
     let context = "handshake ?\(query) with key \(key ?? "none"): \(got.status) \(got.body)"
     #expect(got.status == status, "\(context)", sourceLocation: sourceLocation)
     if status != 101 {
