@@ -75,14 +75,21 @@ struct Handshake {
 /// Sends a WebSocket upgrade request on a plain TCP socket and reads the answer: its head, and for a
 /// refusal its body (`Content-Length` bytes). Stops there, so a 101 returns as soon as it is read (no
 /// stream to wait out); `seconds` bounds each read, for a busy machine. Status 0: no answer in time.
-func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 15) throws -> Handshake {
+/// The socket work runs on a thread of its own (`blocking`), not on Swift's cooperative pool, where a
+/// blocked read would hold up the in-process servers of every test running beside it.
+func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 15) async throws -> Handshake {
+    let port = server.port
+    return try await blocking { rawHandshake(port: port, query, key: key, seconds: seconds) }
+}
+
+private func rawHandshake(port: Int, _ query: String, key: String?, seconds: Int) -> Handshake {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var timeout = timeval(tv_sec: seconds, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -131,8 +138,8 @@ func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds
 @discardableResult
 func expectHandshake(
     _ server: APIServer, _ query: String, key: String? = nil, _ status: Int, sourceLocation: SourceLocation = #_sourceLocation
-) throws -> Handshake {
-    let got = try handshake(server, query, key: key)
+) async throws -> Handshake {
+    let got = try await handshake(server, query, key: key)
     let context = "handshake ?\(query) with key \(key ?? "none"): \(got.status) \(got.body)"
     #expect(got.status == status, "\(context)", sourceLocation: sourceLocation)
     if status != 101 {
@@ -254,17 +261,17 @@ struct EventFeedTests {
         }) { servers in
             let server = servers[0]
             // Refused at the handshake with the reason, as the REST API answers it, and no upgrade.
-            let missing = try expectHandshake(server, "", 401)
+            let missing = try await expectHandshake(server, "", 401)
             #expect(missing.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
-            try expectHandshake(server, "", key: "wrong-key-000", 401)
-            try expectHandshake(server, "token=not-a-token", 401)
-            try expectHandshake(server, "kinds=nope", key: Keys.read, 400)
-            try expectHandshake(server, "since=yesterday", key: Keys.read, 400)
+            try await expectHandshake(server, "", key: "wrong-key-000", 401)
+            try await expectHandshake(server, "token=not-a-token", 401)
+            try await expectHandshake(server, "kinds=nope", key: Keys.read, 400)
+            try await expectHandshake(server, "since=yesterday", key: Keys.read, 400)
             // Access is checked first, as on the plain GET: a bad query without a key is a 401.
-            try expectHandshake(server, "kinds=nope", 401)
-            try expectHandshake(server, "", key: Keys.read, 101)
-            try expectHandshake(server, "", key: once, 101)
-            let limited = try expectHandshake(server, "", key: once, 429)
+            try await expectHandshake(server, "kinds=nope", 401)
+            try await expectHandshake(server, "", key: Keys.read, 101)
+            try await expectHandshake(server, "", key: once, 101)
+            let limited = try await expectHandshake(server, "", key: once, 429)
             #expect(limited.headers["retry-after"] != nil)
             // Every role has `read`, so no key is refused with 403 here (the check's 403 path is the
             // REST API's, shared through ConveyorAPI.authorize).
@@ -277,9 +284,9 @@ struct EventFeedTests {
             #expect(reply.status == 201)
             let token = try #require(reply.json["token"] as? String)
             #expect(reply.json["expires_at"] is String)
-            try expectHandshake(server, "token=" + token, 101)
+            try await expectHandshake(server, "token=" + token, 101)
             // Spent: the same token no longer authenticates.
-            try expectHandshake(server, "token=" + token, 401)
+            try await expectHandshake(server, "token=" + token, 401)
             expectProblem(try await server.client.with(key: nil).get("/v1/events?token=" + token), 401)
             expectProblem(try await server.client.with(key: nil).post("/v1/events/token"), 401)
 
@@ -291,7 +298,7 @@ struct EventFeedTests {
             #expect((55_000...60_000).contains(ttl), "time to live \(ttl) ms")
             _ = try await server.broker.pool.command("PEXPIRE", key, "1")
             try await Task.sleep(for: .milliseconds(20))
-            try expectHandshake(server, "token=" + expiring, 401)
+            try await expectHandshake(server, "token=" + expiring, 401)
         }
     }
 
@@ -441,7 +448,7 @@ struct EventFeedTests {
             let server = servers[0]
             let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
             try await eventually("the socket did not connect") { server.subscribers == 1 }
-            let reader = Task.detached { socket.frames() }
+            let reader = Task { try await blocking { socket.frames() } }
             let flood = Task {
                 while !Task.isCancelled { _ = try? await server.broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") }) }
             }
@@ -449,7 +456,7 @@ struct EventFeedTests {
             // suite's load a fixed half second was sometimes not enough for the first one.
             try await eventually(timeout: 30, "no event arrived") { socket.received > 2_000 }
             socket.sendClose()
-            let frames = await reader.value
+            let frames = try await reader.value
             flood.cancel()
             let opcodes = frames.map(\.opcode)
             #expect(opcodes.contains(1), "no event arrived before the close")
@@ -465,12 +472,12 @@ struct EventFeedTests {
             let server = servers[0]
             let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
             try await eventually("the socket did not connect") { server.subscribers == 1 }
-            let reader = Task.detached { socket.frames() }
+            let reader = Task { try await blocking { socket.frames() } }
             _ = try await server.broker.enqueue(batch: (0..<500).map { _ in EnqueueRequest(type: "noop") })
             try await Task.sleep(for: .milliseconds(300))
             return reader
         }
-        let frames = await reader.value
+        let frames = try await reader.value
         let closes = frames.enumerated().filter { $0.element.opcode == 8 }
         #expect(closes.count == 1, "\(closes.count) Close frames")
         let (index, close) = try #require(closes.first)
@@ -496,7 +503,7 @@ struct EventFeedTests {
             try await eventually(timeout: 30, "the stalled socket was not dropped") { server.subscribers == 0 }
             // The server was not stalled meanwhile.
             #expect(try await server.client.get("/v1/queues").status == 200)
-            let code = await Task.detached { stalled.drain() }.value
+            let code = try await blocking { stalled.drain() }
             #expect(code == 1008)
         }
     }
