@@ -385,7 +385,7 @@ struct HistoryWriterTests {
     @Test func mongoOutageNeverPausesProcessingAndHistoryCatchesUp() async throws {
         let server = try TestMongo()
         try await server.start()
-        defer { server.stop() }
+        defer { Thread { server.stop() }.start() }
         let mongo = try MongoClient(configuration: MongoConfiguration(url: server.url(database: "outage"), threads: 2))
         let (before, during) = (500, 2_000)
         let clock = ContinuousClock()
@@ -400,7 +400,7 @@ struct HistoryWriterTests {
                 try await withWorker(broker, options: WorkerOptions(concurrency: 20)) { _ in
                     _ = try await broker.enqueue(batch: (0..<before).map { _ in EnqueueRequest(type: "noop") })
                     try await eventually(timeout: 30) { (try? await mongo.collection("job_events").countDocuments()) ?? 0 > 0 }
-                    server.stop()
+                    try await onThread { server.stop() }
                     phase("MongoDB stopped")
                     let succeededAtStop = try await broker.stats().totals["succeeded"] ?? 0
                     let lengthAtStop = try await broker.eventStreamStatus().length

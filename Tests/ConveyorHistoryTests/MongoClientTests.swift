@@ -229,11 +229,11 @@ struct MongoClientTests {
     @Test func clientReconnectsAfterTheServerRestarts() async throws {
         let server = try TestMongo()
         try await server.start()
-        defer { server.stop() }
+        defer { Thread { server.stop() }.start() }
         let client = try MongoClient(configuration: MongoConfiguration(url: server.url(database: "restart"), threads: 2))
         let events = client.collection("events")
         try await events.insertMany([["_id": 1]])
-        server.stop()
+        try await onThread { server.stop() }
         let down = await #expect(throws: HistoryError.self) { try await events.insertMany([["_id": 2]]) }
         #expect(down?.isNetwork == true)
         try await server.start()

@@ -117,8 +117,8 @@ struct QueueCountsTests {
 
     @Test("a rebuild that meets another script past Redis's busy threshold waits for it instead of failing")
     func rebuildWaitsOutBusy() async throws {
-        let redis = try TestRedis()
-        defer { redis.stop() }
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
         try await withBroker(redis: redis) { broker in
             _ = try await broker.enqueue(batch: (0..<3).map { _ in EnqueueRequest(type: "echo", delayMilliseconds: 3_600_000) })
             try await broker.pool.command("CONFIG", "SET", "lua-time-limit", 100)

@@ -59,8 +59,8 @@ struct RedisClientTests {
         #expect(try await socketPool.command("GET", prefix + "db3").string == "yes")
         #expect(try await pool.command("GET", prefix + "db3").isNull)
 
-        let secured = try TestRedis(password: "s3cret")
-        defer { secured.stop() }
+        let secured = try await onThread { try TestRedis(password: "s3cret") }
+        defer { Thread { secured.stop() }.start() }
         let good = RedisPool(configuration: try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(secured.port)/2"), size: 1)
         defer { good.close() }
         #expect(try await good.command("PING").string == "PONG")
@@ -72,17 +72,17 @@ struct RedisClientTests {
     @Test("a refused connection is an error, not a crash; the pool reconnects after a restart")
     func reconnect() async throws {
         defer { pool.close() }
-        let server = try TestRedis()
+        let server = try await onThread { try TestRedis() }
         let client = RedisPool(configuration: server.configuration, size: 1)
         defer {
             client.close()
-            server.stop()
+            Thread { server.stop() }.start()
         }
         try await client.command("SET", "k", "before")
-        server.stop()
+        try await onThread { server.stop() }
         let error = await #expect(throws: RedisError.self) { try await client.command("GET", "k") }
         #expect(error?.isConnectionProblem == true)
-        try server.start()
+        try await onThread { try server.start() }
         try await eventually(timeout: 10) { (try? await client.command("GET", "k"))?.string == "before" }
     }
 

@@ -19,8 +19,8 @@ private func status(_ url: String) async -> Int {
 struct HealthPortTests {
     @Test("a worker's /readyz is 503 while its Redis is unreachable and 200 again when it is back; conveyor health follows it")
     func workerReadiness() async throws {
-        let redis = try TestRedis()
-        defer { redis.stop() }
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
         let cluster = try Cluster(redis: redis)
         defer { cluster.close() }
         let port = try freePort()

@@ -171,6 +171,6 @@ func cronMessage(_ text: String) -> String {
         _ = try CronExpression(text)
         return ""
     } catch {
-        return (error as? ConveyorError)?.message ?? "\(error)"
+        return error.message
     }
 }

@@ -20,7 +20,14 @@ struct ShutdownTests {
         let worker = try cluster.worker(concurrency: 3, grace: "5s")
         let ids = try await cluster.enqueue("sleep", ["--payload", #"{"ms":2000}"#, "--count", "3"])
         // One claim takes all three; the signal arrives while they run.
-        try await cluster.waitUntil("the three jobs running") { try await cluster.broker.stats().running == 3 }
+        var seen: [Int] = []
+        try await cluster.waitUntil(
+            "the three jobs running (running seen: \(seen.suffix(20)); worker: \(worker.errorOutput.suffix(2_000)))"
+        ) {
+            let running = try await cluster.broker.stats().running
+            if seen.last != running { seen.append(running) }
+            return running == 3
+        }
 
         let start = ContinuousClock.now
         worker.signal(signal.number)

@@ -75,11 +75,11 @@ struct Handshake {
 /// Sends a WebSocket upgrade request on a plain TCP socket and reads the answer: its head, and for a
 /// refusal its body (`Content-Length` bytes). Stops there, so a 101 returns as soon as it is read (no
 /// stream to wait out); `seconds` bounds each read, for a busy machine. Status 0: no answer in time.
-/// The socket work runs on a thread of its own (`blocking`), not on Swift's cooperative pool, where a
+/// The socket work runs on a thread of its own (`onThread`), not on Swift's cooperative pool, where a
 /// blocked read would hold up the in-process servers of every test running beside it.
 func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds: Int = 15) async throws -> Handshake {
     let port = server.port
-    return try await blocking { rawHandshake(port: port, query, key: key, seconds: seconds) }
+    return try await onThread { rawHandshake(port: port, query, key: key, seconds: seconds) }
 }
 
 private func rawHandshake(port: Int, _ query: String, key: String?, seconds: Int) -> Handshake {
@@ -448,7 +448,7 @@ struct EventFeedTests {
             let server = servers[0]
             let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
             try await eventually("the socket did not connect") { server.subscribers == 1 }
-            let reader = Task { try await blocking { socket.frames() } }
+            let reader = Task { try await onThread { socket.frames() } }
             let flood = Task {
                 while !Task.isCancelled { _ = try? await server.broker.enqueue(batch: (0..<200).map { _ in EnqueueRequest(type: "noop") }) }
             }
@@ -472,7 +472,7 @@ struct EventFeedTests {
             let server = servers[0]
             let socket = try StalledSocket(port: server.port, path: "/v1/events?kinds=job", key: Keys.read)
             try await eventually("the socket did not connect") { server.subscribers == 1 }
-            let reader = Task { try await blocking { socket.frames() } }
+            let reader = Task { try await onThread { socket.frames() } }
             _ = try await server.broker.enqueue(batch: (0..<500).map { _ in EnqueueRequest(type: "noop") })
             try await Task.sleep(for: .milliseconds(300))
             return reader
@@ -503,7 +503,7 @@ struct EventFeedTests {
             try await eventually(timeout: 30, "the stalled socket was not dropped") { server.subscribers == 0 }
             // The server was not stalled meanwhile.
             #expect(try await server.client.get("/v1/queues").status == 200)
-            let code = try await blocking { stalled.drain() }
+            let code = try await onThread { stalled.drain() }
             #expect(code == 1008)
         }
     }

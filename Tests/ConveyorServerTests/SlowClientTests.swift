@@ -49,13 +49,6 @@ final class RawSocket: @unchecked Sendable {  // used by one thread at a time
     }
 }
 
-/// Runs blocking socket work off the cooperative pool.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// The bounds are loose on purpose: while the whole suite runs, test helpers that block Swift's
 /// cooperative pool (2 threads here) can hold up Hummingbird's accept loop for many seconds. What
 /// these tests show is that a connection is closed or answered at all, which a stuck server never does.
@@ -63,14 +56,14 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 struct SlowClientTests {
     static let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
-    // Socket work runs on threads of its own (`blocking`); expectations are checked back in the test.
+    // Socket work runs on threads of its own (`onThread`); expectations are checked back in the test.
 
     @Test func headersThatNeverFinishAreCutAtTheHeaderTimeout() async throws {
         try await withAPI(configure: {
             $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(120)
         }) { servers in
             let port = servers[0].port
-            let (answer, elapsed) = try await blocking { () throws -> (String?, Duration) in
+            let (answer, elapsed) = try await onThread { () throws -> (String?, Duration) in
                 let socket = try RawSocket(port: port)
                 let start = ContinuousClock.now
                 socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -95,7 +88,7 @@ struct SlowClientTests {
             $0.headerTimeout = .seconds(1); $0.idleTimeout = .seconds(3)
         }) { servers in
             let port = servers[0].port
-            let results = try await blocking { () throws -> [String?] in
+            let results = try await onThread { () throws -> [String?] in
                 // A connection that never sends anything.
                 let silent = try RawSocket(port: port)
                 let early = silent.receive(within: 1.5)
@@ -120,7 +113,7 @@ struct SlowClientTests {
         let logs = CapturedLogs()
         try await withAPI(logger: logs.logger, configure: { $0.maxConnections = 4 }) { servers in
             let port = servers[0].port
-            let results = try await blocking { () throws -> [String?] in
+            let results = try await onThread { () throws -> [String?] in
                 let held = try (0..<4).map { _ in try RawSocket(port: port) }
                 var answers: [String?] = []
                 for socket in held {
@@ -145,7 +138,7 @@ struct SlowClientTests {
         let logs = CapturedLogs()
         try await withAPI(logger: logs.logger) { servers in
             let port = servers[0].port
-            try await blocking {
+            try await onThread {
                 for _ in 0..<5 {
                     let socket = try RawSocket(port: port)
                     socket.send(

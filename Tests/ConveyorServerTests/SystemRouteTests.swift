@@ -45,8 +45,8 @@ struct SystemRouteTests {
     }
 
     @Test func readinessReportsAnEvictingRedis() async throws {
-        let redis = try TestRedis(extraArguments: ["--maxmemory-policy", "allkeys-lru"])
-        defer { redis.stop() }
+        let redis = try await onThread { try TestRedis(extraArguments: ["--maxmemory-policy", "allkeys-lru"]) }
+        defer { Thread { redis.stop() }.start() }
         // Allowed: ready, with the policy reported.
         try await withAPI(redis: redis, configureBroker: { $0.allowEviction = true }) { servers in
             let ready = try await readyOnceUp(servers[0].client)
@@ -55,8 +55,8 @@ struct SystemRouteTests {
             #expect(eviction?.contains("allkeys-lru") == true && eviction?.contains("allowed") == true, "\(ready.text)")
         }
         // Not allowed: a Redis switched to an evicting policy is refused on reconnect, and not ready.
-        let switching = try TestRedis()
-        defer { switching.stop() }
+        let switching = try await onThread { try TestRedis() }
+        defer { Thread { switching.stop() }.start() }
         let admin = RedisPool(configuration: switching.configuration, size: 1)
         defer { admin.close() }
         try await withAPI(redis: switching) { servers in

@@ -2,6 +2,15 @@ import Conveyor
 import Foundation
 import RedisClient
 
+/// Runs blocking work (a socket read, starting or stopping a redis-server) on a thread of its own.
+/// Not on Swift's cooperative pool: it has one thread per core (2 here), and a blocked one holds up
+/// the in-process servers and clients of every test running beside it.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
 /// Events of one job, oldest first.
 public func events(_ broker: Broker, job id: String) async throws -> [[String: String]] {
     try await events(broker).filter { $0["job"] == id }

@@ -12,6 +12,11 @@ import Synchronization
 public final class TestMongo: Sendable {
     public let port: Int
     public let directory: String
+    /// How long a client waits for the server (`serverSelectionTimeoutMS`; the connect timeout is the
+    /// same, at most 10 s): 20 s for the shared server, which the whole suite loads at once (a 2 s
+    /// connect timeout failed handshakes under that load), 3 s for a test's own server, which tests
+    /// stop on purpose and whose calls must then fail in seconds.
+    private let waitMilliseconds: Int
     private let process = Mutex<ChildProcess?>(nil)
     private static let sharedServer = Mutex<Task<TestMongo, any Error>?>(nil)
 
@@ -21,7 +26,7 @@ public final class TestMongo: Sendable {
             let task = sharedServer.withLock { task in
                 if let task { return task }
                 let started = Task {
-                    let server = try TestMongo(); try await server.start(); return server
+                    let server = try TestMongo(waitMilliseconds: 20_000); try await server.start(); return server
                 }
                 task = started
                 return started
@@ -31,13 +36,16 @@ public final class TestMongo: Sendable {
     }
 
     /// Prepares a port and a storage directory; `start()` starts the server.
-    public init() throws {
+    public convenience init() throws { try self.init(waitMilliseconds: 3_000) }
+
+    private init(waitMilliseconds: Int) throws {
+        self.waitMilliseconds = waitMilliseconds
         self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-mongo-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // An empty config file: `--config` stops secantusd-py from picking up a secantusd.toml it finds
         // in the working directory or home.
-        FileManager.default.createFile(atPath: directory + "/secantusd.toml", contents: Data())
+        _ = FileManager.default.createFile(atPath: directory + "/secantusd.toml", contents: Data())
     }
 
     /// `secantusd-py` in the package's `.venv/`, or `CONVEYOR_SECANTUSD`.
@@ -47,10 +55,9 @@ public final class TestMongo: Sendable {
         return root.appendingPathComponent(".venv/bin/secantusd-py").path
     }
 
-    /// A URL for `database` on this server; a short server-selection timeout so a call to a stopped
-    /// server fails in seconds rather than 30.
+    /// A URL for `database` on this server, with the server's wait (see `waitMilliseconds`).
     public func url(database: String) -> String {
-        "mongodb://127.0.0.1:\(port)/\(database)?serverSelectionTimeoutMS=3000&connectTimeoutMS=2000"
+        "mongodb://127.0.0.1:\(port)/\(database)?serverSelectionTimeoutMS=\(waitMilliseconds)&connectTimeoutMS=\(min(waitMilliseconds, 10_000))"
     }
 
     /// A client for a fresh database named `test_<UUID>`.
@@ -107,7 +114,7 @@ public final class TestMongo: Sendable {
 
     /// Stops and starts the server: every client connection drops, the data stays.
     public func restart() async throws {
-        stop()
+        try await onThread { self.stop() }
         try await start()
     }
 }

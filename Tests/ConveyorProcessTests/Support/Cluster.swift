@@ -175,14 +175,6 @@ func date(_ value: Any?) -> Date? {
     (value as? String).flatMap { RFC3339.date($0) }
 }
 
-/// Runs blocking work (stopping or restarting a redis-server) on a thread of its own, off the
-/// cooperative pool.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// Counts events named `name` per job id.
 func eventCounts(_ events: [[String: String]], _ name: String) -> [String: Int] {
     var counts: [String: Int] = [:]
