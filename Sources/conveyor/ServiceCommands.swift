@@ -175,7 +175,7 @@ struct DevCommand: AsyncParsableCommand {
             let directory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("mongo").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             // An empty config: secantusd-py must not pick up a secantusd.toml from the working directory.
-            FileManager.default.createFile(atPath: directory + "/secantusd.toml", contents: Data())
+            _ = FileManager.default.createFile(atPath: directory + "/secantusd.toml", contents: Data())
             let log = directory + "/secantusd.log"
             mongoProcess = try ChildProcess(
                 secantusd,

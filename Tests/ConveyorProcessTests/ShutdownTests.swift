@@ -21,12 +21,25 @@ struct ShutdownTests {
         let ids = try await cluster.enqueue("sleep", ["--payload", #"{"ms":2000}"#, "--count", "3"])
         // One claim takes all three; the signal arrives while they run.
         var seen: [Int] = []
-        try await cluster.waitUntil(
-            "the three jobs running (running seen: \(seen.suffix(20)); worker: \(worker.errorOutput.suffix(2_000)))"
-        ) {
-            let running = try await cluster.broker.stats().running
-            if seen.last != running { seen.append(running) }
-            return running == 3
+        do {
+            try await cluster.waitUntil("the three jobs running") {
+                let running = try await cluster.broker.stats().running
+                if seen.last != running { seen.append(running) }
+                return running == 3
+            }
+        } catch {
+            // What the worker and the jobs went through, to tell a lost wake-up from a slow machine.
+            var lines = ["running seen: \(seen.suffix(20))"]
+            for (id, job) in try await cluster.jobs(ids) {
+                let names = try await eventNames(cluster.broker, job: id)
+                lines.append("\(id): \(job.state) attempts \(job.attempts), events \(names)")
+            }
+            let length = try await cluster.broker.pool.command("LLEN", cluster.broker.keys.list("default", .normal)).int ?? -1
+            let wake = try await cluster.broker.pool.command("LLEN", cluster.broker.keys.wake("default")).int ?? -1
+            lines.append("queue list \(length), wake list \(wake)")
+            lines.append("worker: \(worker.errorOutput.suffix(3_000))")
+            Issue.record(error, Comment(rawValue: lines.joined(separator: "\n")))
+            throw error
         }
 
         let start = ContinuousClock.now

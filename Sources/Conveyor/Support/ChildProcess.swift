@@ -24,6 +24,10 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Nothing else is inherited (glibc 2.34+): SwiftNIO's and hiredis's sockets are not
+        // close-on-exec, and a child holding a copy of a connection keeps it open after this process
+        // closes it (no FIN reaches the peer), or keeps a listening port bound after its server stopped.
+        _ = ChildProcess.closeFrom?(&actions, 3)
         // Threads of the test process may block signals; the child must start with none blocked
         // and default dispositions, or it would ignore the SIGTERM a test sends it.
         var attributes = posix_spawnattr_t()
@@ -53,6 +57,13 @@ public final class ChildProcess: Sendable {
         self.pid = pid
         ChildProcess.onStart.withLock { $0?(pid) }
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; Debian 12 has 2.36), looked up at
+    /// run time: Swift's Glibc module leaves out the GNU extensions of spawn.h.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// Called with the pid of every child started (the tests use it to kill leftovers at exit).
     public static let onStart = Mutex<(@Sendable (pid_t) -> Void)?>(nil)
