@@ -5,6 +5,8 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Histogram
+import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// `conveyor bench-grpc`: unary `Enqueue` load against a running `conveyor serve --grpc-port`, from
@@ -121,5 +123,40 @@ final class Recorder: Sendable {
     func record(micros: UInt64) {
         latencies.withLock { _ = $0.record(micros) }
         counts.withLock { $0.done += 1 }
+    }
+}
+
+/// `conveyor bench-grpc-floor`: serves `NoopEnqueueService` (an `Enqueue` that does nothing) on the
+/// same gRPC server stack as `serve`, until SIGTERM or SIGINT. `make bench-grpc` loads it beside the
+/// real server to print that stack's own ceiling: what no work in Conveyor's handler could exceed.
+struct BenchGRPCFloorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-grpc-floor", abstract: "Serve a no-op gRPC Enqueue (the gRPC stack's ceiling, for make bench-grpc).",
+        shouldDisplay: false)
+    @Option(help: "Port on 127.0.0.1 (0: a free one, printed).") var port: Int = 0
+
+    func run() async throws {
+        let server = GRPCServer(
+            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext),
+            services: [NoopEnqueueService()])
+        try await runServices([FloorServer(server: server)], logger: Logger(label: "conveyor.bench-grpc-floor"))
+    }
+
+    /// The server as a ServiceLifecycle service: prints its port, stops gracefully on the signal.
+    struct FloorServer: Service {
+        let server: GRPCServer<HTTP2ServerTransport.Posix>
+
+        func run() async throws {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await server.serve() }
+                    if let address = try await server.listeningAddress?.ipv4 {
+                        FileHandle.standardOutput.write(Data("listening on 127.0.0.1:\(address.port)\n".utf8))
+                    }
+                }
+            } onGracefulShutdown: {
+                server.beginGracefulShutdown()
+            }
+        }
     }
 }

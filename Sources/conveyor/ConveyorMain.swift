@@ -71,7 +71,8 @@ struct ConveyorCommand: AsyncParsableCommand {
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, PromoterCommand.self, DevCommand.self, JobCommand.self,
             StatsCommand.self, DeadCommand.self, PauseCommand.self, ResumeCommand.self, CancelCommand.self, UpdateCommand.self,
-            WorkersCommand.self, BenchCommand.self, BenchGRPCCommand.self, BenchEventsCommand.self, BenchClientCommand.self,
+            WorkersCommand.self, BenchCommand.self, BenchGRPCCommand.self, BenchGRPCFloorCommand.self, BenchEventsCommand.self,
+            BenchClientCommand.self,
             ScheduleCommand.self,
             HistoryCommand.self, JobsCommand.self,
             ServeCommand.self,
