@@ -4,7 +4,8 @@ their includes inlined, as the build plugin does) into a throwaway redis-server 
 life as the broker sends it: enqueue one per call, enqueue batched, then BRPOP + claim (BATCH_CLAIM
 per call) + complete (same batch). MODE=functions (default: FUNCTION LOAD + FCALL) or scripts (EVALSHA). PERF=one|batch|process records that phase with perf. Prints Redis CPU µs per job (INFO cpu, syscalls included) and
 INFO commandstats per job for each phase. For iterating on the scripts; `make bench-compare` gives
-the figures that count. JOBS (default 20000), BATCH_CLAIM (default 10).
+the figures that count. JOBS (default 20000), BATCH_CLAIM (default 10). First prints the Redis CPU of
+a PING per call from a client in a loop: the floor of any one-request-per-job figure here.
 """
 import os
 import re
@@ -134,6 +135,14 @@ def main():
                                       "--percent-limit", os.environ.get("PERF_LIMIT", "1.5"), "-g", "none"], capture_output=True, text=True).stdout
                 print("\n".join(line for line in out.splitlines() if line.strip() and not line.startswith("#")))
 
+        # The floor under "enqueue one": the Redis CPU of one request from a client that waits for each
+        # answer (as enqueue one does), with no work in it. Most of it is Redis waking from epoll, the
+        # read and the write, which every such request pays however little it does.
+        r.config_resetstat()
+        before = cpu()
+        for _ in range(JOBS):
+            r.ping()
+        print(f"round trip (PING, one client in a loop): {(cpu() - before) / JOBS * 1e6:.1f} µs/call")
         for phase in ("one", "batch"):
             perf_start(phase)
             r.config_resetstat()
