@@ -20,7 +20,12 @@ final class SentinelGroup: Sendable {
 
     /// Starts everything and waits until the replicas are in sync and every sentinel knows the
     /// replicas and the two other sentinels (a failover needs both).
-    init(replicas replicaCount: Int = 1, downAfterMilliseconds: Int = 1_000) async throws {
+    ///
+    /// `downAfterMilliseconds` is 3 s, not 1: with 1 s, under the whole suite's load, two sentinels
+    /// took the just-promoted master for down before their new links to it answered (+sdown 1 s
+    /// after +switch-master) and failed over again, to the killed master the test had just restarted
+    /// empty: the data would have been lost. (Redis's default is 30 s; see the README.)
+    init(replicas replicaCount: Int = 1, downAfterMilliseconds: Int = 3_000) async throws {
         TestProcesses.install()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-sentinel-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
