@@ -93,13 +93,16 @@ struct LeaseTests {
     func heartbeatExtends() async throws {
         try await withBroker { broker in
             let id = try await broker.enqueue(EnqueueRequest(type: "echo")).id
-            let job = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 1_000).first)
+            // Heartbeats every 100 ms for 2.5 leases: the lease outlives its first end only if they
+            // extend it. 2 s, not 1: under the whole suite's load this test's 100 ms sleeps took over
+            // a second now and then, and the lease ran out between two heartbeats.
+            let job = try #require(try await claim(broker, worker: "w1", leaseMilliseconds: 2_000).first)
             let w1 = try workerInfo("w1")
-            let deadline = Date().addingTimeInterval(2.5)
+            let deadline = Date().addingTimeInterval(5)
             while Date() < deadline {
                 let result = try await broker.pool.withConnection { connection in
                     try broker.heartbeat(
-                        on: connection, worker: w1, leaseMilliseconds: 1_000, held: [(id: id, token: job.token)])
+                        on: connection, worker: w1, leaseMilliseconds: 2_000, held: [(id: id, token: job.token)])
                 }
                 #expect(result.lost.isEmpty)
                 try await Task.sleep(for: .milliseconds(100))
