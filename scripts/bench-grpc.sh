@@ -62,6 +62,10 @@ depth() { redis-cli -p "$redis_port" LLEN "{conveyor}:q:bench-grpc:normal"; }
 wrk -t2 -c16 -d2s -s "$work/post.lua" "$url" >/dev/null
 h2 2 >/dev/null
 h2 2 "$floor_url" >/dev/null
+# h2load counts HTTP statuses only, and a gRPC error is an HTTP 200 with grpc-status in its trailers:
+# the floor server's answers are checked once with a client that reads them.
+check=$("$bin" bench-grpc --port "$floor_port" --seconds 1 --rate 0)
+grep -q '(errors 0)' <<<"$check" || { echo "the no-op gRPC server answered with errors: $check" >&2; exit 1; }
 grpc=(); swift=(); rest=(); p99s=(); floor=()
 for run in $(seq "$runs"); do
   before=$(depth)
@@ -81,7 +85,7 @@ for run in $(seq "$runs"); do
   out=$(wrk -t2 -c64 -d"${seconds}s" -s "$work/post.lua" "$url")
   rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
   out=$(h2 "$seconds" "$floor_url")
-  if ! echo "$out" | grep -q ' 0 failed, 0 errored'; then echo "the no-op gRPC server failed calls: $out" >&2; exit 1; fi
+  if ! grep -q ' 0 failed, 0 errored' <<<"$out"; then echo "the no-op gRPC server failed calls: $out" >&2; exit 1; fi
   floor_rps=$(echo "$out" | rps)
   grpc+=("$h2rps"); swift+=("$jobs"); rest+=("$rps"); p99s+=("$p99"); floor+=("$floor_rps")
   echo "run $run: gRPC (h2load) saturating $h2rps jobs/s ($added enqueued) | gRPC (grpc-swift client) $line | REST (wrk) saturating $rps req/s | no-op gRPC Enqueue (h2load) $floor_rps calls/s"

@@ -74,6 +74,10 @@ struct ScheduleProcessTests {
         let one = ticks("one", upTo: Int.max).sorted()
         #expect(one.first.map { $0 > restart - 1000 } == true, "older missed ticks ran: \(one), restart \(restart)")
         #expect(zip(one.dropFirst(), one).allSatisfy { $0 - $1 == 1000 }, "\(one)")
+        // And `one` did run a missed tick (`skip` would not): both schedules tick on the same second
+        // boundaries (every 1s from the epoch) and are handled in the same pass, so skip's first tick
+        // after the downtime is the one after one's catch-up.
+        #expect(one.first.map { $0 + 1000 } == ticks("skip", upTo: Int.max).min(), "one \(one), skip \(ticks("skip", upTo: Int.max))")
         let all = ticks("all", upTo: firstAfterRestart("all"))
         #expect(all.count >= 4, "\(all)")
         #expect(all.first == lastBefore("all") + 1000 && zip(all.dropFirst(), all).allSatisfy { $0 - $1 == 1000 }, "\(all)")

@@ -30,15 +30,15 @@ struct ShutdownTests {
         } catch {
             // What the worker and the jobs went through, to tell a lost wake-up from a slow machine.
             var lines = ["running seen: \(seen.suffix(20))"]
-            for (id, job) in try await cluster.jobs(ids) {
-                let names = try await eventNames(cluster.broker, job: id)
+            for (id, job) in (try? await cluster.jobs(ids)) ?? [:] {
+                let names = (try? await eventNames(cluster.broker, job: id)) ?? []
                 lines.append("\(id): \(job.state) attempts \(job.attempts), events \(names)")
             }
-            let length = try await cluster.broker.pool.command("LLEN", cluster.broker.keys.list("default", .normal)).int ?? -1
-            let wake = try await cluster.broker.pool.command("LLEN", cluster.broker.keys.wake("default")).int ?? -1
+            let length = (try? await cluster.broker.pool.command("LLEN", cluster.broker.keys.list("default", .normal)))?.int ?? -1
+            let wake = (try? await cluster.broker.pool.command("LLEN", cluster.broker.keys.wake("default")))?.int ?? -1
             lines.append("queue list \(length), wake list \(wake)")
             lines.append("worker: \(worker.errorOutput.suffix(3_000))")
-            Issue.record(error, Comment(rawValue: lines.joined(separator: "\n")))
+            Issue.record(Comment(rawValue: lines.joined(separator: "\n")))
             throw error
         }
 

@@ -15,8 +15,9 @@ struct ChildProcessTests {
         #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC == 0)
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-fds-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        // The shell's own descriptors, as the kernel lists them.
-        let child = try ChildProcess("sh", ["-c", "ls /proc/$$/fd"], stdout: output)
+        // The shell's own descriptors, as the kernel lists them (`; :` keeps the shell from exec'ing
+        // ls in its place, which would list ls's own directory handle).
+        let child = try ChildProcess("sh", ["-c", "ls /proc/$$/fd; :"], stdout: output)
         #expect(await child.waitForExit(timeout: 30) == 0)
         let listed = try String(contentsOfFile: output, encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
         #expect(listed.sorted() == ["0", "1", "2"], "the child had descriptors \(listed); this process's socket is \(descriptor)")
