@@ -60,8 +60,16 @@ public final class ChildProcess: Sendable {
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; Debian 12 has 2.36), looked up at
     /// run time: Swift's Glibc module leaves out the GNU extensions of spawn.h.
+    /// Without it (an older glibc) children inherit this process's descriptors, as before; said once
+    /// on stderr.
     private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+            FileHandle.standardError.write(
+                Data(
+                    "conveyor: this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): child processes inherit this process's sockets\n"
+                        .utf8))
+            return nil
+        }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
