@@ -3,8 +3,8 @@ import GRPCProtobuf
 
 /// `conveyor.v1.Conveyor/Enqueue` answered without doing anything (a fixed id, state QUEUED): only for
 /// `make bench-grpc`, which loads it on the same server stack as `serve` (grpc-swift 2's `GRPCServer`
-/// on its HTTP/2 NIO transport, the generated code's unary path) to print what that stack costs by
-/// itself, the ceiling of any gRPC enqueue on this machine. No other method is served.
+/// on its HTTP/2 NIO transport; a handler doing what the generated unary path does, without `serve`'s
+/// access interceptor) to print what that stack costs by itself. No other method is served.
 public struct NoopEnqueueService: RegistrableRPCService {
     static let response = Conveyor_V1_EnqueueResponse.with {
         $0.id = "00000000-0000-7000-8000-000000000000"
