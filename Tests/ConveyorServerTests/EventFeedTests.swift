@@ -83,23 +83,11 @@ func handshake(_ server: APIServer, _ query: String, key: String? = nil, seconds
 }
 
 private func rawHandshake(port: Int, _ query: String, key: String?, seconds: Int) -> Handshake {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    guard let descriptor = connectLoopback(port: port, configure: { setReceiveTimeout($0, seconds: Double(seconds)) }) else {
+        return Handshake()
     }
-    guard connected == 0 else { return Handshake() }
-    let path = "/v1/events" + (query.isEmpty ? "" : "?" + query)
-    let request =
-        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-        + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        + (key.map { "Authorization: Bearer \($0)\r\n" } ?? "") + "\r\n"
+    defer { close(descriptor) }
+    let request = upgradeRequest(path: "/v1/events" + (query.isEmpty ? "" : "?" + query), key: key)
     _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     var data: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 16_384)
@@ -160,25 +148,16 @@ final class StalledSocket: Sendable {
     var received: Int { receivedBytes.load(ordering: .relaxed) }
 
     init(port: Int, path: String, key: String) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var size: Int32 = 4_096
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        // Reads end after 60 s without a byte, so a server that never closes fails the test instead of
-        // hanging it.
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let connected = connectLoopback(port: port) { descriptor in
+            var size: Int32 = 4_096
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            // Reads end after 60 s without a byte, so a server that never closes fails the test instead
+            // of hanging it.
+            setReceiveTimeout(descriptor, seconds: 60)
         }
-        guard connected == 0 else { throw CancellationError() }
-        let request =
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer \(key)\r\n\r\n"
-        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+        guard let connected else { throw CancellationError() }
+        descriptor = connected
+        _ = upgradeRequest(path: path, key: key).withCString { send(descriptor, $0, strlen($0), 0) }
     }
 
     /// Every byte the server sends until it closes the connection.

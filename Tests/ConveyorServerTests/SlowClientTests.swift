@@ -10,18 +10,10 @@ final class RawSocket: @unchecked Sendable {  // used by one thread at a time
     private(set) var descriptor: Int32
 
     init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(descriptor)
+        guard let connected = connectLoopback(port: port) else {
             throw ConveyorError(.invalidArgument, "connect failed: errno \(errno)")
         }
+        descriptor = connected
     }
 
     deinit { shut() }
@@ -40,8 +32,7 @@ final class RawSocket: @unchecked Sendable {  // used by one thread at a time
     /// What the server sends within `seconds`: nil when nothing came (still open), "" when it closed
     /// the connection without a word, else the bytes read (until the first pause).
     func receive(within seconds: Double) -> String? {
-        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setReceiveTimeout(descriptor, seconds: seconds)
         var buffer = [UInt8](repeating: 0, count: 65_536)
         let count = recv(descriptor, &buffer, buffer.count, 0)
         if count < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? nil : "" }

@@ -10,10 +10,9 @@ import Testing
 /// whole suite runs beside it on two cores). Returns the last answer.
 func readyOnceUp(_ api: HTTPClient) async throws -> Reply {
     var last = try await api.get("/readyz")
-    let deadline = Date().addingTimeInterval(20)
-    while last.status != 200 && Date() < deadline {
-        try await Task.sleep(for: .milliseconds(200))
+    try? await eventually(timeout: 20) {
         last = try await api.get("/readyz")
+        return last.status == 200
     }
     return last
 }
