@@ -27,9 +27,13 @@ public final class WorkQueue<Item>: @unchecked Sendable {
     /// Adds an item; returns false when the queue is closed.
     public func push(_ item: Item) -> Bool {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        if closed { return false }
+        if closed {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
         items.append(item)
+        pthread_mutex_unlock(mutex)
+        // Signalled after the unlock, so the woken thread does not wake into a held mutex.
         pthread_cond_signal(condition)
         return true
     }
