@@ -62,8 +62,18 @@ extension Broker {
     /// holds jobs leaves no token (Lua/enqueue-4.lua), so a token taken and dropped would leave those
     /// jobs to the next worker's poll. A worker's own wake key is not put back.
     public func returnWake(_ key: String) async throws {
-        guard key.hasPrefix(keys.prefix + "wake:"), !key.hasPrefix(keys.prefix + "wake:worker:") else { return }
+        guard isQueueWake(key) else { return }
         try await pool.command("LPUSH", key, "1")
+    }
+
+    /// ``returnWake(_:)`` on the caller's connection (the worker's fetch thread).
+    public func returnWake(_ key: String, on connection: RedisConnection) throws {
+        guard isQueueWake(key) else { return }
+        _ = try connection.send(["LPUSH".redisBytes, key.redisBytes, "1".redisBytes]).throwingServerError()
+    }
+
+    private func isQueueWake(_ key: String) -> Bool {
+        key.hasPrefix(keys.prefix + "wake:") && !key.hasPrefix(keys.prefix + "wake:worker:")
     }
 
     /// Wakes a worker blocked in ``waitForWork(on:queues:worker:timeoutSeconds:)`` (used at shutdown).

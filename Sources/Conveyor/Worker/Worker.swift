@@ -19,6 +19,10 @@ public final class Worker: Service, Sendable {
     let logger: Logger
     private let state = Mutex(State())
     private let acksDrained = OneShotEvent()
+    /// Wakes the fetch thread when a slot frees or the worker stops. Signalled only while
+    /// `State.fetchWaiting` (then cleared), so it never counts more than the one wait it answers; a
+    /// signal given before that wait begins is kept by the semaphore, so none is lost.
+    private let slotFreed = DispatchSemaphore(value: 0)
     private let deadlineAdded = WakeSignal()
     /// When the watchdog plans to look next; a job due earlier wakes it.
     private let watchdogWake = Mutex(ContinuousClock.now)
@@ -47,9 +51,16 @@ public final class Worker: Service, Sendable {
         var busy = 0
         var stopping = false
         var acksClosed = false
-        var slotWaiter: CheckedContinuation<Int, Never>?
+        /// True while the fetch thread waits in `slotFreed` for a free slot (or the stop).
+        var fetchWaiting = false
         var ackWaiter: CheckedContinuation<Void, Never>?
         var processed = 0
+
+        /// Whether the fetch thread waits for a slot; clears the flag (the caller signals `slotFreed`).
+        mutating func takeFetchWaiter() -> Bool {
+            defer { fetchWaiting = false }
+            return fetchWaiting
+        }
     }
 
     public init(
@@ -69,12 +80,11 @@ public final class Worker: Service, Sendable {
 
     /// Starts stopping: no more fetching; running jobs get the grace period.
     public func beginShutdown() {
-        let waiter = state.withLock { state -> CheckedContinuation<Int, Never>? in
+        let wake = state.withLock { state in
             state.stopping = true
-            defer { state.slotWaiter = nil }
-            return state.slotWaiter
+            return state.takeFetchWaiter()
         }
-        waiter?.resume(returning: 0)
+        if wake { slotFreed.signal() }
         Task { try? await broker.interruptWait(worker: id) }
     }
 
@@ -104,55 +114,75 @@ public final class Worker: Service, Sendable {
 
     // MARK: fetching
 
+    /// Runs the fetch loop on the lane's own thread for the worker's whole life: it waits for free
+    /// slots there too, so a freed slot reaches the next claim without a hop through Swift's
+    /// cooperative pool and back (measured: `WorkQueue`'s note in the commit history; at concurrency
+    /// 10 the hop cost about one thread wake-up per job).
     private func fetchLoop(lane: RedisPool) async {
+        do {
+            try await lane.withConnection { connection in self.fetch(on: connection) }
+        } catch {
+            logger.error("cannot fetch jobs: the fetch lane is closed", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    /// Claims jobs for free slots until the worker stops: claim at once when jobs wait, else block in
+    /// BRPOP on the wake lists, then claim. Handlers start from this thread as soon as the claim
+    /// returns. Connection errors are retried with backoff (50 ms doubling to 2 s).
+    private func fetch(on connection: RedisConnection) {
         var failures = 0
-        while let free = await waitForSlot() {
+        let queues = options.queues
+        let lease = options.leaseMilliseconds
+        while let free = waitForSlot() {
             let max = min(free, options.claimBatch)
-            let queues = options.queues
-            let block = options.blockSeconds
             do {
-                // Handlers start from the fetch thread as soon as the claim returns: no hop back to
-                // the cooperative pool first.
-                let dropped = try await lane.withConnection { connection -> String? in
-                    let lease = self.options.leaseMilliseconds
-                    var jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
-                    if jobs.isEmpty && !self.isStopping,
-                        let woken = try self.broker.waitForWake(on: connection, queues: queues, worker: self.id, timeoutSeconds: block)
-                    {
-                        // Stopping: no claim follows, so the queue's token goes back for another worker.
-                        if self.isStopping { return woken }
-                        jobs = try self.broker.claim(on: connection, worker: self.id, leaseMilliseconds: lease, max: max, queues: queues)
+                var jobs = try broker.claim(on: connection, worker: id, leaseMilliseconds: lease, max: max, queues: queues)
+                if jobs.isEmpty && !isStopping,
+                    let woken = try broker.waitForWake(on: connection, queues: queues, worker: id, timeoutSeconds: options.blockSeconds)
+                {
+                    if isStopping {
+                        // No claim follows, so the queue's token goes back for another worker.
+                        try? broker.returnWake(woken, on: connection)
+                        continue
                     }
-                    for job in jobs { self.start(job) }
-                    return nil
+                    jobs = try broker.claim(on: connection, worker: id, leaseMilliseconds: lease, max: max, queues: queues)
                 }
-                if let dropped { try? await broker.returnWake(dropped) }
+                for job in jobs { start(job) }
                 failures = 0
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {
                     logger.warning("cannot fetch jobs, retrying", metadata: ["error": .string("\(error)")])
                 }
-                await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
+                sleepUnlessStopping(milliseconds: min(2_000, 50 << min(failures, 6)))
             }
         }
     }
 
     private var isStopping: Bool { state.withLock { $0.stopping } }
 
-    /// Waits for at least one free slot; nil once stopping.
-    private func waitForSlot() async -> Int? {
-        let free = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
-            let now = state.withLock { state -> Int? in
+    /// Blocks the fetch thread until at least one slot is free; returns how many, or nil once stopping.
+    private func waitForSlot() -> Int? {
+        while true {
+            let free = state.withLock { state -> Int? in
                 if state.stopping { return 0 }
                 let free = options.concurrency - state.busy
                 if free > 0 { return free }
-                state.slotWaiter = continuation
+                state.fetchWaiting = true
                 return nil
             }
-            if let now { continuation.resume(returning: now) }
+            if let free { return free > 0 ? free : nil }
+            slotFreed.wait()
         }
-        return free > 0 ? free : nil
+    }
+
+    /// Sleeps the fetch thread for `milliseconds`, in steps of 50 ms so a stop ends it early.
+    private func sleepUnlessStopping(milliseconds: Int) {
+        var left = milliseconds
+        while left > 0 && !isStopping {
+            usleep(useconds_t(min(left, 50) * 1_000))
+            left -= 50
+        }
     }
 
     // MARK: running
@@ -200,14 +230,13 @@ public final class Worker: Service, Sendable {
 
     /// Records a handler's end: queues its ack unless the attempt was already settled another way.
     private func finish(_ job: ClaimedJob, _ outcome: AttemptOutcome) {
-        let (slotWaiter, ackWaiter) = state.withLock { state -> (CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
-            guard var running = state.running[job.id], running.job.token == job.token else { return (nil, nil) }
-            var slot: CheckedContinuation<Int, Never>?
+        let (wakeFetch, ackWaiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard var running = state.running[job.id], running.job.token == job.token else { return (false, nil) }
+            var slot = false
             if running.holdsSlot {
                 running.holdsSlot = false
                 state.busy -= 1
-                slot = state.slotWaiter
-                state.slotWaiter = nil
+                slot = state.takeFetchWaiter()
             }
             var ack: CheckedContinuation<Void, Never>?
             switch running.fate {
@@ -223,7 +252,7 @@ public final class Worker: Service, Sendable {
             }
             return (slot, ack)
         }
-        slotWaiter?.resume(returning: options.concurrency - state.withLock { $0.busy })
+        if wakeFetch { slotFreed.signal() }
         ackWaiter?.resume()
     }
 
@@ -386,8 +415,8 @@ public final class Worker: Service, Sendable {
             watchdogWake.withLock { $0 = ContinuousClock.now.advanced(by: .milliseconds(wait)) }
             if wait > 0 { await deadlineAdded.wait(milliseconds: wait) }
             let now = ContinuousClock.now
-            let (expired, slotWaiter, ackWaiter) = state.withLock {
-                state -> ([Task<Void, Never>], CheckedContinuation<Int, Never>?, CheckedContinuation<Void, Never>?) in
+            let (expired, wakeFetch, ackWaiter) = state.withLock {
+                state -> ([Task<Void, Never>], Bool, CheckedContinuation<Void, Never>?) in
                 var tasks: [Task<Void, Never>] = []
                 var freed = false
                 for (id, running) in state.running where running.fate == .normal && running.holdsSlot {
@@ -401,15 +430,12 @@ public final class Worker: Service, Sendable {
                     state.acks.append((running.job, .failure(error: "timed out after \(running.job.timeoutMilliseconds)ms")))
                     if let task = running.task { tasks.append(task) }
                 }
-                guard freed else { return (tasks, nil, nil) }
-                defer {
-                    state.slotWaiter = nil
-                    state.ackWaiter = nil
-                }
-                return (tasks, state.slotWaiter, state.ackWaiter)
+                guard freed else { return (tasks, false, nil) }
+                defer { state.ackWaiter = nil }
+                return (tasks, state.takeFetchWaiter(), state.ackWaiter)
             }
             for task in expired { task.cancel() }
-            slotWaiter?.resume(returning: options.concurrency - state.withLock { $0.busy })
+            if wakeFetch { slotFreed.signal() }
             ackWaiter?.resume()
         }
     }
