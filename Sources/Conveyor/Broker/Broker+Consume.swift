@@ -62,8 +62,7 @@ extension Broker {
     /// holds jobs leaves no token (Lua/enqueue-4.lua), so a token taken and dropped would leave those
     /// jobs to the next worker's poll. A worker's own wake key is not put back.
     public func returnWake(_ key: String) async throws {
-        guard isQueueWake(key) else { return }
-        try await pool.command("LPUSH", key, "1")
+        try await pool.withConnection { connection in try self.returnWake(key, on: connection) }
     }
 
     /// ``returnWake(_:)`` on the caller's connection (the worker's fetch thread).
