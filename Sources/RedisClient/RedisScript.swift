@@ -102,6 +102,38 @@ public final class RedisScript: Sendable {
         return try runScript(on: connection, keys: keys, arguments: arguments)
     }
 
+    /// Sends `leading` (a blocking command such as BRPOP) and this script in one write, and returns
+    /// both replies: Redis runs the script the moment `leading` returns, with no round trip to the
+    /// client in between (commands of one connection run in order, so the script waits behind the
+    /// blocked command). `timeoutMilliseconds` is the reply timeout, as ``RedisConnection/send(_:timeoutMilliseconds:)``
+    /// takes it. An error reply of `leading` is returned, not thrown; one of the script throws as
+    /// ``run(on:keys:arguments:)``'s do, after one reload and rerun when Redis no longer knew it.
+    public func run(
+        on connection: RedisConnection, after leading: [[UInt8]], timeoutMilliseconds: Int, keys: [[UInt8]], arguments: [[UInt8]]
+    ) throws -> (leading: RedisValue, script: RedisValue) {
+        if let keyCount, keys.count != keyCount {
+            throw RedisError(.protocolError, "\(name) takes \(keyCount) keys, called with \(keys.count)")
+        }
+        var command: [[UInt8]]
+        if let library, library.state == .unknown { try library.load(on: connection) }
+        if let library, let functionName, library.state == .loaded {
+            command = [Array("FCALL".utf8), Array(functionName.utf8), Array(String(keys.count).utf8)]
+        } else {
+            if sha.withLock({ $0 }) == nil { try loadScript(on: connection) }
+            command = [Array("EVALSHA".utf8), sha.withLock { $0 }!, Array(String(keys.count).utf8)]
+        }
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        let replies = try connection.pipeline([leading, command], timeoutMilliseconds: timeoutMilliseconds)
+        if case .error(let message) = replies[1] {
+            if message.contains("Function not found") || message.hasPrefix("NOSCRIPT") {
+                return (replies[0], try run(on: connection, keys: keys, arguments: arguments))
+            }
+            throw RedisError(.server, "\(name): \(message)")
+        }
+        return (replies[0], replies[1])
+    }
+
     private func runFunction(
         _ function: String, library: RedisFunctionLibrary, on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]
     ) throws -> RedisValue {

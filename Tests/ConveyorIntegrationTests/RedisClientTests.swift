@@ -50,6 +50,53 @@ struct RedisClientTests {
         await #expect(throws: RedisError.self) { try await broken.run(on: pool, keys: [], arguments: []) }
     }
 
+    @Test("a script sent behind a blocking command runs when it returns; both replies come back; a deleted function is loaded again")
+    func scriptAfterBlockingCommand() async throws {
+        defer { pool.close() }
+        let script = RedisScript(name: "echo-1", source: "return {KEYS[1], ARGV[1], redis.call('LLEN', KEYS[1])}")
+        let list = prefix + "wake"
+        func run(_ value: String) async throws -> (leading: RedisValue, script: RedisValue) {
+            try await pool.withConnection { connection in
+                try script.run(
+                    on: connection, after: ["BRPOP", list, "0.2"].map { $0.redisBytes }, timeoutMilliseconds: 2_000,
+                    keys: [list.redisBytes], arguments: [value.redisBytes])
+            }
+        }
+        try await pool.command("LPUSH", list, "a", "b")
+        let woken = try await run("v")
+        #expect(woken.leading.array?.compactMap(\.string) == [list, "a"])
+        // The script ran after BRPOP had popped: one element left.
+        #expect(woken.script.array?.compactMap(\.string) == [list, "v", "1"])
+        try await pool.command("DEL", list)
+        let timedOut = try await run("w")
+        #expect(timedOut.leading == .null)
+        #expect(timedOut.script.array?.compactMap(\.string) == [list, "w", "0"])
+        // (No SCRIPT FLUSH here: suites share this Redis and run in parallel. The EVALSHA reload is the
+        // one of `run(on:keys:arguments:)`, tested above.)
+        // As a function of a library deleted since: loaded again, and the call run again.
+        let name = "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let library = RedisFunctionLibrary(
+            name: name,
+            code: "#!lua name=\(name)\nredis.register_function('\(name)_echo', function(keys, args) return {keys[1], args[1]} end)")
+        let function = RedisScript(name: "echo-1", source: "return {KEYS[1], ARGV[1]}", library: library, functionName: name + "_echo")
+        for value in ["x", "y"] {
+            let replies = try await pool.withConnection { connection in
+                try function.run(
+                    on: connection, after: ["PING".redisBytes], timeoutMilliseconds: 2_000, keys: [list.redisBytes],
+                    arguments: [value.redisBytes])
+            }
+            #expect(replies.leading.string == "PONG" && replies.script.array?.compactMap(\.string) == [list, value])
+            #expect(library.state == .loaded)
+            try await pool.command("FUNCTION", "DELETE", name)
+        }
+        let broken = RedisScript(name: "broken-0", source: "return redis.call('NOPE')")
+        await #expect(throws: RedisError.self) {
+            try await pool.withConnection { connection in
+                try broken.run(on: connection, after: ["PING".redisBytes], timeoutMilliseconds: 2_000, keys: [], arguments: [])
+            }
+        }
+    }
+
     @Test("unix sockets, AUTH and SELECT from the URL")
     func socketAuthAndDatabase() async throws {
         defer { pool.close() }

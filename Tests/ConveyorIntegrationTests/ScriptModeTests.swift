@@ -57,6 +57,30 @@ struct ScriptModeTests {
         }
     }
 
+    @Test("a waiting worker whose claim finds the library gone (sent behind its BRPOP) loads it again and keeps working")
+    func libraryGoneUnderAWaitingWorker() async throws {
+        try await withBroker { broker in
+            let library = try #require(broker.scripts.library)
+            try #require(library.state == .loaded, "this Redis has no functions")
+            try await withWorker(broker) { _ in
+                let first = try await broker.enqueue(EnqueueRequest(type: "noop")).id
+                _ = try await waitForState(broker, first, .succeeded)
+                try await eventually(timeout: 5, "the worker is not waiting in BRPOP") {
+                    (try await broker.pool.command("CLIENT", "LIST").string ?? "").contains("cmd=brpop")
+                }
+                // The claim queued behind the BRPOP runs once a token arrives, without the library
+                // (unless a heartbeat loaded it again first): either way the worker goes on.
+                try await broker.pool.command("FUNCTION", "DELETE", library.name)
+                try await broker.pool.command("LPUSH", broker.keys.wake("default"), "1")
+                try await eventually(timeout: 5, "the library was not loaded again") {
+                    (try await broker.pool.command("FUNCTION", "LIST", "LIBRARYNAME", library.name)).array?.count == 1
+                }
+                let second = try await broker.enqueue(EnqueueRequest(type: "noop")).id
+                _ = try await waitForState(broker, second, .succeeded)
+            }
+        }
+    }
+
     @Test("a user whose ACL forbids FUNCTION runs the scripts with EVALSHA instead")
     func functionsForbiddenByACL() async throws {
         let user = "noscriptfn-" + uniqueNamespace("u")

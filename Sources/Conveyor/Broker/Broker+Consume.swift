@@ -47,14 +47,26 @@ extension Broker {
     public func waitForWake(on connection: RedisConnection, queues: [String], worker: String? = nil, timeoutSeconds: Double) throws
         -> String?
     {
+        let reply = try connection.send(
+            wakeWait(queues: queues, worker: worker, timeoutSeconds: timeoutSeconds),
+            timeoutMilliseconds: wakeWaitTimeout(connection, timeoutSeconds))
+        _ = try reply.throwingServerError()
+        return reply.array?.first?.string
+    }
+
+    /// `BRPOP <each queue's wake list> [<the worker's own>] <timeout>`: the first list in this order
+    /// that holds a token is popped.
+    private func wakeWait(queues: [String], worker: String?, timeoutSeconds: Double) -> [[UInt8]] {
         var command: [[UInt8]] = ["BRPOP".redisBytes]
         for queue in queues { command.append(keys.wake(queue).redisBytes) }
         if let worker { command.append(keys.workerWake(worker).redisBytes) }
         command.append(String(format: "%.3f", timeoutSeconds).redisBytes)
-        let reply = try connection.send(
-            command, timeoutMilliseconds: Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds)
-        _ = try reply.throwingServerError()
-        return reply.array?.first?.string
+        return command
+    }
+
+    /// The reply timeout of a wait: its blocking time plus the connection's command timeout.
+    private func wakeWaitTimeout(_ connection: RedisConnection, _ timeoutSeconds: Double) -> Int {
+        Int(timeoutSeconds * 1000) + connection.configuration.commandTimeoutMilliseconds
     }
 
     /// Puts back a queue's wake token taken by ``waitForWake(on:queues:worker:timeoutSeconds:)`` that
@@ -85,14 +97,40 @@ extension Broker {
     public func claim(
         on connection: RedisConnection, worker: String, leaseMilliseconds: Int, max: Int, queues: [String]
     ) throws -> [ClaimedJob] {
+        let (keys, arguments) = claimCall(worker: worker, leaseMilliseconds: leaseMilliseconds, max: max, queues: queues)
+        return try claimedJobs(try scripts.claim.run(on: connection, keys: keys, arguments: arguments))
+    }
+
+    /// Blocks in BRPOP on the queues' wake lists and `worker`'s own wake list for up to
+    /// `timeoutSeconds`, then claims as ``claim(on:worker:leaseMilliseconds:max:queues:)`` does. Both go
+    /// out in one write, so Redis runs the claim as soon as BRPOP returns (a wake token, a stop, or
+    /// the timeout), without a round trip to the worker in between. A claim after a timeout is the
+    /// poll that finds jobs whose token was lost.
+    public func waitForWakeThenClaim(
+        on connection: RedisConnection, worker: String, leaseMilliseconds: Int, max: Int, queues: [String], timeoutSeconds: Double
+    ) throws -> [ClaimedJob] {
+        let wait = wakeWait(queues: queues, worker: worker, timeoutSeconds: timeoutSeconds)
+        let (keys, arguments) = claimCall(worker: worker, leaseMilliseconds: leaseMilliseconds, max: max, queues: queues)
+        let replies = try scripts.claim.run(
+            on: connection, after: wait, timeoutMilliseconds: wakeWaitTimeout(connection, timeoutSeconds), keys: keys,
+            arguments: arguments)
+        _ = try replies.leading.throwingServerError()
+        return try claimedJobs(replies.script)
+    }
+
+    private func claimCall(
+        worker: String, leaseMilliseconds: Int, max: Int, queues: [String]
+    ) -> (keys: [[UInt8]], arguments: [[UInt8]]) {
         var arguments: [[UInt8]] = [
             keys.prefix.redisBytes, configuration.eventsHardMaxLength.redisBytes, worker.redisBytes,
             leaseMilliseconds.redisBytes, max.redisBytes,
         ]
         arguments.append(contentsOf: queues.map { $0.redisBytes })
-        let reply = try scripts.claim.run(
-            on: connection, keys: [keys.inflight, keys.stats, keys.events, keys.paused].map { $0.redisBytes },
-            arguments: arguments)
+        return ([keys.inflight, keys.stats, keys.events, keys.paused].map { $0.redisBytes }, arguments)
+    }
+
+    /// The claim script's reply: one row of 14 fields per job (Lua/claim-4.lua).
+    private func claimedJobs(_ reply: RedisValue) throws -> [ClaimedJob] {
         let rows = reply.array ?? []
         var jobs: [ClaimedJob] = []
         jobs.reserveCapacity(rows.count)

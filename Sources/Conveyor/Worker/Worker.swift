@@ -137,8 +137,8 @@ public final class Worker: Service, Sendable {
     }
 
     /// Claims jobs for free slots until the worker stops: claim at once when jobs wait, else block in
-    /// BRPOP on the wake lists, then claim. Handlers start from this thread as soon as the claim
-    /// returns. Any error is retried with backoff (100 ms doubling to 2 s).
+    /// BRPOP on the wake lists with the next claim sent in the same write. Handlers start from this
+    /// thread as soon as the claim returns. Any error is retried with backoff (100 ms doubling to 2 s).
     private func fetch(on connection: RedisConnection) {
         var failures = 0
         let queues = options.queues
@@ -147,21 +147,13 @@ public final class Worker: Service, Sendable {
             let max = min(free, options.claimBatch)
             do {
                 var jobs = try broker.claim(on: connection, worker: id, leaseMilliseconds: lease, max: max, queues: queues)
-                if jobs.isEmpty && !isStopping,
-                    let woken = try broker.waitForWake(on: connection, queues: queues, worker: id, timeoutSeconds: options.blockSeconds)
-                {
-                    if isStopping {
-                        // No claim follows, so the queue's token goes back for another worker.
-                        do {
-                            try broker.returnWake(woken, on: connection)
-                        } catch {
-                            logger.warning(
-                                "cannot give back a queue's wake token: its jobs wait for the next worker's poll",
-                                metadata: ["error": .string("\(error)"), "key": .string(woken)])
-                        }
-                        continue
-                    }
-                    jobs = try broker.claim(on: connection, worker: id, leaseMilliseconds: lease, max: max, queues: queues)
+                if jobs.isEmpty && !isStopping {
+                    // Blocks until a wake token, the stop, or the timeout; the claim that follows runs
+                    // in Redis at once. Jobs it claims while the worker begins to stop run within the
+                    // grace period, as those of a claim in flight at the stop do.
+                    jobs = try broker.waitForWakeThenClaim(
+                        on: connection, worker: id, leaseMilliseconds: lease, max: max, queues: queues,
+                        timeoutSeconds: options.blockSeconds)
                 }
                 for job in jobs { start(job) }
                 failures = 0
