@@ -297,6 +297,10 @@ public final class Worker: Service, Sendable {
         }
     }
 
+    /// Failed ack calls after which a stopping worker gives up on its unsent acks (100 ms doubling:
+    /// ~3 s), as it gives up requeueing its unfinished jobs after 5 tries.
+    static let ackTriesAtShutdown = 5
+
     private func ackLoop() async {
         var failures = 0
         let lingerBelow = min(options.claimBatch, options.concurrency) / 2
@@ -330,11 +334,26 @@ public final class Worker: Service, Sendable {
                         "cannot acknowledge jobs, retrying",
                         metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
                 }
-                state.withLock { state in
-                    let kept = batch.filter {
-                        state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost
+                // Stopping, and failing still: give up rather than never exit (a pod would wait for its
+                // SIGKILL). Those jobs keep their leases: the requeue at the end of the shutdown gives
+                // them back if Redis answers again, else the promoter requeues them once the leases
+                // expire (a crash, not an attempt). So they run again: at least once, never lost.
+                let abandoned = state.withLock { state -> Int? in
+                    guard state.acksClosed, failures >= Self.ackTriesAtShutdown else {
+                        let kept = batch.filter {
+                            state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost
+                        }
+                        state.acks.insert(contentsOf: kept, at: 0)
+                        return nil
                     }
-                    state.acks.insert(contentsOf: kept, at: 0)
+                    defer { state.acks = [] }
+                    return batch.count + state.acks.count
+                }
+                if let abandoned {
+                    logger.error(
+                        "cannot acknowledge finished jobs while stopping; giving up: they run again once their leases expire",
+                        metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(abandoned)])
+                    continue
                 }
                 await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
             }

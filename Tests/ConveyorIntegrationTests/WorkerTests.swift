@@ -73,3 +73,41 @@ struct WorkerSlotTests {
         }
     }
 }
+
+/// Set once, read from any task.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+@Suite("Worker shutdown with Redis gone")
+struct WorkerShutdownWithoutRedisTests {
+    @Test("a worker whose acks cannot be sent (Redis gone) still stops: it gives up on them after a few tries")
+    func stopsWithUnsentAcks() async throws {
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
+        try await withBroker(redis: redis) { broker in
+            let worker = Worker(
+                broker: broker, registry: testRegistry(), options: WorkerOptions(concurrency: 2, gracePeriodMilliseconds: 5_000),
+                logger: quietLogger)
+            let stopped = Flag()
+            let running = Task {
+                try? await worker.run()
+                stopped.set()
+            }
+            let id = try await broker.enqueue(EnqueueRequest(type: "sleep", payload: #"{"ms":1500}"#)).id
+            _ = try await waitForState(broker, id, .running)
+            // The job finishes with Redis gone: its ack fails and is retried.
+            try await onThread { redis.stop() }
+            try await Task.sleep(for: .milliseconds(2_500))
+            let clock = ContinuousClock()
+            let stopping = clock.now
+            worker.beginShutdown()
+            try await eventually(timeout: 30, "the worker did not stop with its ack unsendable") { stopped.isSet }
+            let took = clock.now - stopping
+            #expect(took < .seconds(10), "took \(took)")
+            running.cancel()
+        }
+    }
+}
