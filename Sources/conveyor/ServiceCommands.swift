@@ -154,12 +154,16 @@ struct DevCommand: AsyncParsableCommand {
         if global.redisURL == nil && global.environment["CONVEYOR_REDIS_URL"] == nil {
             let directory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("redis").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Both servers lead process groups of their own, so a Ctrl-C in the terminal (SIGINT to
+            // the whole foreground group) reaches this process only: it finishes running jobs and
+            // sends their acks and history before it stops the servers (its defers). Before, the
+            // servers died at once and the shutdown retried against them for over 30 s.
             redisProcess = try ChildProcess(
                 "redis-server",
                 [
                     "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--save", "",
                     "--logfile", "redis.log", "--maxmemory-policy", "noeviction",
-                ])
+                ], ownProcessGroup: true)
             global.redisURL = "redis://127.0.0.1:\(redisPort)"
             logger.info("started redis-server", metadata: ["url": .string(global.redisURL!), "dir": .string(directory)])
         }
@@ -182,7 +186,7 @@ struct DevCommand: AsyncParsableCommand {
                 [
                     "--config", directory + "/secantusd.toml", "--host", "127.0.0.1", "--port", String(mongoPort),
                     "--storage-path", directory + "/data", "--log-level", "WARNING",
-                ], stdout: log, stderr: log)
+                ], stdout: log, stderr: log, ownProcessGroup: true)
             mongoConfiguration.url = "mongodb://127.0.0.1:\(mongoPort)/conveyor"
             logger.info("started secantusd-py", metadata: ["url": .string(mongoConfiguration.url), "dir": .string(directory)])
         }

@@ -22,4 +22,21 @@ struct ChildProcessTests {
         let listed = try String(contentsOfFile: output, encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
         #expect(listed.sorted() == ["0", "1", "2"], "the child had descriptors \(listed); this process's socket is \(descriptor)")
     }
+
+    @Test("a child stays in this process group, or with ownProcessGroup leads one of its own")
+    func processGroups() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-pgid-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        for own in [false, true] {
+            try? FileManager.default.removeItem(atPath: output)
+            // The shell prints its pid and process group (field 5 of /proc/self/stat, after the name).
+            let child = try ChildProcess(
+                "sh", ["-c", "echo $$ $(cut -d' ' -f5 /proc/$$/stat); :"], stdout: output, ownProcessGroup: own)
+            #expect(await child.waitForExit(timeout: 30) == 0)
+            let fields = try String(contentsOfFile: output, encoding: .utf8).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            #expect(fields.count == 2)
+            #expect(fields.first == child.pid)
+            #expect(fields.last == (own ? child.pid : getpgrp()), "own process group: \(own)")
+        }
+    }
 }

@@ -14,9 +14,15 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` (looked up on PATH) with `arguments`, stdin from the file `stdin` (or
     /// /dev/null) and stdout/stderr to the given files (or /dev/null).
+    ///
+    /// With `ownProcessGroup` the child leads a process group of its own (setpgid(0, 0), POSIX
+    /// `posix_spawnattr_setpgroup`), so a terminal's Ctrl-C, which signals the whole foreground group,
+    /// reaches this process only: the servers `conveyor dev` starts must outlive its graceful
+    /// shutdown, and it stops them last. Without it the child stays in this process's group (test
+    /// children die with a Ctrl-C of the test run).
     public init(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil, stdout: String? = nil,
-        stderr: String? = nil
+        stderr: String? = nil, ownProcessGroup: Bool = false
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -40,7 +46,12 @@ public final class ChildProcess: Sendable {
         sigemptyset(&defaults)
         for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

@@ -1,0 +1,75 @@
+import Conveyor
+import ConveyorTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+@Suite("conveyor dev: the local cluster of make run")
+struct DevProcessTests {
+    /// SIGKILLs every process whose command line names `directory` (the servers `conveyor dev`
+    /// started there lead their own process groups, so nothing else stops them if the test fails).
+    private func killProcesses(naming directory: String) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry), pid != getpid(),
+                let commandLine = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
+            if String(decoding: commandLine, as: UTF8.self).contains(directory) { kill(pid, SIGKILL) }
+        }
+    }
+
+    @Test("Ctrl-C (SIGINT to the terminal's process group) lets a running job finish and be recorded, then stops Redis and MongoDB; exit 0")
+    func ctrlCStopsGracefully() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-dev-\(UUID().uuidString)").path
+        defer {
+            killProcesses(naming: directory)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let (redisPort, mongoPort) = (try freePort(), try freePort())
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CONVEYOR_") }
+        environment["MONGOC_DISABLE_SHM"] = "1"
+        TestProcesses.install()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let log = directory + "/dev.log"
+        // Leads a process group of its own, as a shell's foreground job does: a SIGINT to that group
+        // is what the terminal sends on Ctrl-C.
+        let dev = try ChildProcess(
+            conveyorBinary,
+            [
+                "dev", "--data-dir", directory, "--redis-port", String(redisPort), "--mongo-port", String(mongoPort), "--api-port", "0",
+                "--grace", "20s",
+            ], environment: environment, stdout: log, stderr: log, ownProcessGroup: true)
+        defer { dev.signal(SIGKILL) }
+        func output() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        try await eventually(timeout: 60, "conveyor dev did not start: \(output())") { output().contains("Conveyor is running") }
+
+        let broker = Broker(redis: try RedisConfiguration(url: "redis://127.0.0.1:\(redisPort)"), poolSize: 1)
+        defer { broker.shutdown() }
+        let id = try await broker.enqueue(EnqueueRequest(type: "sleep", payload: #"{"ms":2000}"#)).id
+        _ = try await waitForState(broker, id, .running)
+        #expect(kill(-dev.pid, SIGINT) == 0)
+        // The job finishes during the shutdown and is recorded while Redis still runs.
+        var last: JobState?
+        while dev.isRunning, let job = try? await broker.job(id) {
+            last = job.state
+            if last == .succeeded { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(last == .succeeded, "the job was last seen \(String(describing: last)); dev's output: \(output())")
+        #expect(await dev.waitForExit(timeout: 30) == 0, "dev's output: \(output())")
+        #expect(!output().contains("cannot acknowledge"), "dev's output: \(output())")
+        // Its servers stopped with it.
+        for port in [redisPort, mongoPort] {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(descriptor) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected != 0, "something still listens on port \(port)")
+        }
+    }
+}
