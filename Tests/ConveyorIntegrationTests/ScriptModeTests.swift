@@ -45,7 +45,10 @@ struct ScriptModeTests {
 
     @Test("a library deleted from Redis (FUNCTION DELETE, a flush) is loaded again by the next call")
     func libraryReload() async throws {
-        try await withBroker { broker in
+        // A server of its own: tests on the shared one would find the library gone mid-call.
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
+        try await withBroker(redis: redis) { broker in
             let library = try #require(broker.scripts.library)
             try #require(library.state == .loaded, "this Redis has no functions")
             _ = try await broker.enqueue(EnqueueRequest(type: "noop"))
@@ -59,7 +62,9 @@ struct ScriptModeTests {
 
     @Test("a waiting worker whose claim finds the library gone (sent behind its BRPOP) loads it again and keeps working")
     func libraryGoneUnderAWaitingWorker() async throws {
-        try await withBroker { broker in
+        let redis = try await onThread { try TestRedis() }
+        defer { Thread { redis.stop() }.start() }
+        try await withBroker(redis: redis) { broker in
             let library = try #require(broker.scripts.library)
             try #require(library.state == .loaded, "this Redis has no functions")
             try await withWorker(broker) { _ in
