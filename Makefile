@@ -16,10 +16,11 @@ release: deps
 	$(SWIFT) build -c release
 
 # A local redis-server under .run/ (unless CONVEYOR_REDIS_URL is set), a worker and a promoter, the
-# API and the dashboard on http://127.0.0.1:8080/.
+# API and the dashboard on http://127.0.0.1:8080/. DEV_ARGS adds flags of `conveyor dev`, e.g.
+# DEV_ARGS="--redis-port 6380 --mongo-port 27018 --api-port 8081".
 run: release
 	@mkdir -p .run
-	.build/release/conveyor dev --data-dir .run --queues default,email,reports
+	.build/release/conveyor dev --data-dir .run --queues default,email,reports $(DEV_ARGS)
 
 # A minute of realistic work (several types, priorities, delays, a schedule, failures) against a
 # running `make run` (CONVEYOR_URL, CONVEYOR_API_KEY, DEMO_SECONDS, DEMO_RATE).

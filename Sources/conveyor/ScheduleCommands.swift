@@ -99,6 +99,8 @@ struct ScheduleListCommand: AsyncParsableCommand {
 protocol ScheduleNameCommand: AsyncParsableCommand {
     var global: GlobalOptions { get }
     var name: String { get }
+    /// Why `act` did nothing, after "schedule NAME".
+    var refusal: String { get }
     func act(_ broker: Broker) async throws -> String?
 }
 
@@ -107,7 +109,7 @@ extension ScheduleNameCommand {
         let broker = try global.broker()
         defer { broker.shutdown() }
         guard let output = try await act(broker) else {
-            FileHandle.standardError.write(Data("conveyor: schedule \(name) not found or unchanged\n".utf8))
+            FileHandle.standardError.write(Data("conveyor: schedule \(name) \(refusal)\n".utf8))
             throw ExitCode(3)
         }
         print(output)
@@ -119,6 +121,7 @@ struct ScheduleRemoveCommand: ScheduleNameCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete a schedule.")
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
+    var refusal: String { "not found" }
     func act(_ broker: Broker) async throws -> String? { try await broker.removeSchedule(name) ? "removed" : nil }
 }
 
@@ -127,6 +130,7 @@ struct SchedulePauseCommand: ScheduleNameCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Hold a schedule's ticks back.")
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
+    var refusal: String { "not found, or already paused" }
     func act(_ broker: Broker) async throws -> String? { try await broker.pauseSchedule(name) ? "paused" : nil }
 }
 
@@ -135,6 +139,7 @@ struct ScheduleResumeCommand: ScheduleNameCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused schedule from its next tick.")
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
+    var refusal: String { "not found, or not paused" }
     func act(_ broker: Broker) async throws -> String? { try await broker.resumeSchedule(name) ? "resumed" : nil }
 }
 
@@ -143,6 +148,7 @@ struct ScheduleRunCommand: ScheduleNameCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Enqueue the schedule's job now; prints its id.")
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
+    var refusal: String { "not found" }
     func act(_ broker: Broker) async throws -> String? { try await broker.runSchedule(name) }
 }
 
