@@ -81,11 +81,14 @@ public final class RedisScript: Sendable {
         try loadScript(on: connection)
     }
 
-    private func loadScript(on connection: RedisConnection) throws {
+    /// SCRIPT LOAD; returns the digest (also kept for the next calls).
+    @discardableResult
+    private func loadScript(on connection: RedisConnection) throws -> [UInt8] {
         let reply = try connection.send([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(source.utf8)])
         if case .error(let message) = reply { throw RedisError(.server, "loading \(name): \(message)") }
         guard case .bulk(let digest) = reply else { throw RedisError(.protocolError, "SCRIPT LOAD \(name): \(reply)") }
         sha.withLock { $0 = digest }
+        return digest
     }
 
     /// Runs the script on a connection the caller holds. Error replies raised by the script throw.
@@ -119,8 +122,8 @@ public final class RedisScript: Sendable {
         if let library, let functionName, library.state == .loaded {
             command = [Array("FCALL".utf8), Array(functionName.utf8), Array(String(keys.count).utf8)]
         } else {
-            if sha.withLock({ $0 }) == nil { try loadScript(on: connection) }
-            command = [Array("EVALSHA".utf8), sha.withLock { $0 }!, Array(String(keys.count).utf8)]
+            let digest = try sha.withLock { $0 } ?? loadScript(on: connection)
+            command = [Array("EVALSHA".utf8), digest, Array(String(keys.count).utf8)]
         }
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
@@ -159,12 +162,8 @@ public final class RedisScript: Sendable {
     private func runScript(on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) throws -> RedisValue {
         var attempt = 0
         while true {
-            var digest = sha.withLock { $0 }
-            if digest == nil {
-                try loadScript(on: connection)
-                digest = sha.withLock { $0 }
-            }
-            var command: [[UInt8]] = [Array("EVALSHA".utf8), digest!, Array(String(keys.count).utf8)]
+            let digest = try sha.withLock { $0 } ?? loadScript(on: connection)
+            var command: [[UInt8]] = [Array("EVALSHA".utf8), digest, Array(String(keys.count).utf8)]
             command.reserveCapacity(3 + keys.count + arguments.count)
             command.append(contentsOf: keys)
             command.append(contentsOf: arguments)

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import RedisClient
 import ServiceLifecycle
+import UnixSignals
 
 /// Options for running workers, shared by `worker` and `dev`.
 struct WorkerFlags: ParsableArguments {
@@ -79,11 +80,15 @@ func connect(_ broker: Broker, logger: Logger) async throws {
 }
 
 /// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
-func runServices(_ services: [any Service], logger: Logger) async throws {
+///
+/// ServiceGroup stops the services in reverse order: list a service after those it must outlive.
+/// `signals` start the graceful shutdown (SIGTERM and SIGINT; `conveyor dev` adds SIGHUP, since its
+/// servers, in process groups of their own, no longer get a closing terminal's hang-up themselves).
+func runServices(_ services: [any Service], logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
     let group = ServiceGroup(
         configuration: ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            gracefulShutdownSignals: signals, logger: logger))
     try await group.run()
 }
 
@@ -234,11 +239,13 @@ struct DevCommand: AsyncParsableCommand {
                     printNow("REST API:       http://127.0.0.1:\(port)/v1/queues   (no API keys; OpenAPI at /openapi.json)")
                 })
         }
+        // First, so it stops last (ServiceGroup stops in reverse order): the events of jobs that
+        // finish during the shutdown reach MongoDB before dev stops its servers.
         if runHistory {
-            services.append(
-                HistoryWriter(broker: broker, mongo: mongo, options: try HistoryWriterOptions.fromEnvironment(global.environment)))
+            services.insert(
+                HistoryWriter(broker: broker, mongo: mongo, options: try HistoryWriterOptions.fromEnvironment(global.environment)), at: 0)
         }
-        try await runServices(services, logger: logger)
+        try await runServices(services, logger: logger, signals: [.sigterm, .sigint, .sighup])
         await mongo.close()
     }
 }

@@ -67,7 +67,8 @@ struct ScriptModeTests {
         try await withBroker(redis: redis) { broker in
             let library = try #require(broker.scripts.library)
             try #require(library.state == .loaded, "this Redis has no functions")
-            try await withWorker(broker) { _ in
+            // No promoter: its BRPOP would pass for the worker's below.
+            try await withWorker(broker, promoter: false) { _ in
                 let first = try await broker.enqueue(EnqueueRequest(type: "noop")).id
                 _ = try await waitForState(broker, first, .succeeded)
                 try await eventually(timeout: 5, "the worker is not waiting in BRPOP") {

@@ -155,7 +155,7 @@ struct ScheduleProcessTests {
         #expect((object["next"] as? [String])?.count == 5)
         #expect(try await cluster.run(["schedule", "pause", "nightly"]).status == 0)
         let again = try await cluster.run(["schedule", "pause", "nightly"])
-        #expect(again.status == 3 && again.error == "conveyor: schedule nightly not found, or already paused\n", "\(again)")
+        #expect(again.status == 3 && again.error.contains("conveyor: schedule nightly not found, or already paused"), "\(again)")
         let list = try await cluster.run(["schedule", "list"])
         let rows = try #require(try list.object()["schedules"] as? [[String: Any]])
         #expect(rows.count == 1 && rows[0]["paused"] as? Bool == true && rows[0]["no_overlap"] as? Bool == true)
@@ -166,7 +166,7 @@ struct ScheduleProcessTests {
         #expect(job["schedule"] as? String == "nightly" && job["queue"] as? String == "reports")
         #expect(try await cluster.run(["schedule", "remove", "nightly"]).status == 0)
         let removed = try await cluster.run(["schedule", "remove", "nightly"])
-        #expect(removed.status == 3 && removed.error == "conveyor: schedule nightly not found\n", "\(removed)")
+        #expect(removed.status == 3 && removed.error.contains("conveyor: schedule nightly not found\n"), "\(removed)")
         #expect(try await cluster.run(["schedule", "run", "nightly"]).status == 3)
     }
 }

@@ -106,6 +106,12 @@ extension Broker {
     /// out in one write, so Redis runs the claim as soon as BRPOP returns (a wake token, a stop, or
     /// the timeout), without a round trip to the worker in between. A claim after a timeout is the
     /// poll that finds jobs whose token was lost.
+    ///
+    /// The claim runs whatever BRPOP answered, so its jobs are returned even when BRPOP's reply was
+    /// an error (`CLIENT UNBLOCK … ERROR`, a wake key of another type): the caller must start them.
+    /// The error is thrown only when nothing was claimed. And it runs even if this process is gone
+    /// by then (a host that vanished without closing the connection): its jobs then wait out one
+    /// lease, as those the vanished worker was running do, and the promoter requeues them.
     public func waitForWakeThenClaim(
         on connection: RedisConnection, worker: String, leaseMilliseconds: Int, max: Int, queues: [String], timeoutSeconds: Double
     ) throws -> [ClaimedJob] {
@@ -114,8 +120,9 @@ extension Broker {
         let replies = try scripts.claim.run(
             on: connection, after: wait, timeoutMilliseconds: wakeWaitTimeout(connection, timeoutSeconds), keys: keys,
             arguments: arguments)
-        _ = try replies.leading.throwingServerError()
-        return try claimedJobs(replies.script)
+        let jobs = try claimedJobs(replies.script)
+        if jobs.isEmpty { _ = try replies.leading.throwingServerError() }
+        return jobs
     }
 
     private func claimCall(

@@ -51,6 +51,8 @@ public final class Worker: Service, Sendable {
         var busy = 0
         var stopping = false
         var acksClosed = false
+        /// When acks were closed (the shutdown's last ack calls have until then + ackSecondsAtShutdown).
+        var acksClosedAt: ContinuousClock.Instant?
         /// True while the fetch thread waits in `slotFreed` for a free slot (or the stop).
         var fetchWaiting = false
         /// Tokens of attempts whose handler still holds a slot after a new claim of the same job
@@ -297,9 +299,16 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Failed ack calls after which a stopping worker gives up on its unsent acks (100 ms doubling:
-    /// ~3 s), as it gives up requeueing its unfinished jobs after 5 tries.
-    static let ackTriesAtShutdown = 5
+    /// How long a stopping worker keeps retrying its unsent acks once its handlers are done (or
+    /// abandoned): longer than a connection's longest reconnect backoff (5 s), so at least one try
+    /// reaches a Redis that is back.
+    static let ackSecondsAtShutdown = 6
+
+    /// Sleeps for `milliseconds` even in a cancelled task (`Task.sleep` returns at once there): the
+    /// shutdown's waits and retries must keep their pace when the worker's task was cancelled.
+    private func nap(milliseconds: Int) async {
+        await Task.detached { try? await Task.sleep(for: .milliseconds(milliseconds)) }.value
+    }
 
     private func ackLoop() async {
         var failures = 0
@@ -334,12 +343,12 @@ public final class Worker: Service, Sendable {
                         "cannot acknowledge jobs, retrying",
                         metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
                 }
-                // Stopping, and failing still: give up rather than never exit (a pod would wait for its
-                // SIGKILL). Those jobs keep their leases: the requeue at the end of the shutdown gives
+                // Stopping, and still failing ackSecondsAtShutdown after the last handler was done:
+                // give up rather than never exit (a pod would wait for its SIGKILL). Those jobs keep their leases: the requeue at the end of the shutdown gives
                 // them back if Redis answers again, else the promoter requeues them once the leases
                 // expire (a crash, not an attempt). So they run again: at least once, never lost.
                 let abandoned = state.withLock { state -> Int? in
-                    guard state.acksClosed, failures >= Self.ackTriesAtShutdown else {
+                    guard let closedAt = state.acksClosedAt, ContinuousClock.now - closedAt >= .seconds(Self.ackSecondsAtShutdown) else {
                         let kept = batch.filter {
                             state.running[$0.job.id]?.job.token == $0.job.token && state.running[$0.job.id]?.fate != .lost
                         }
@@ -355,7 +364,7 @@ public final class Worker: Service, Sendable {
                         metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(abandoned)])
                     continue
                 }
-                await pause(milliseconds: min(2_000, 50 << min(failures, 6)))
+                await nap(milliseconds: min(2_000, 50 << min(failures, 6)))
             }
         }
         acksDrained.fire()
@@ -395,7 +404,7 @@ public final class Worker: Service, Sendable {
     private func sleepUntilHeartbeatsStop(milliseconds: Int) async {
         var left = milliseconds
         while left > 0 && !stopHeartbeats.hasFired {
-            await pause(milliseconds: min(left, 100))
+            await nap(milliseconds: min(left, 100))
             left -= 100
         }
     }
@@ -482,7 +491,7 @@ public final class Worker: Service, Sendable {
     private func finishRunning() async {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(options.gracePeriodMilliseconds))
         while state.withLock({ $0.busy }) > 0 && ContinuousClock.now < deadline {
-            await pause(milliseconds: 10)
+            await nap(milliseconds: 10)
         }
         let abandoned = state.withLock { state -> [Task<Void, Never>] in
             var tasks: [Task<Void, Never>] = []
@@ -495,6 +504,7 @@ public final class Worker: Service, Sendable {
         for task in abandoned { task.cancel() }
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.acksClosed = true
+            state.acksClosedAt = .now
             defer { state.ackWaiter = nil }
             return state.ackWaiter
         }
@@ -520,7 +530,7 @@ public final class Worker: Service, Sendable {
                 logger.warning(
                     "cannot requeue on shutdown (their leases will expire and the promoter will requeue them)",
                     metadata: ["error": .string("\(error)"), "attempt": .stringConvertible(attempt)])
-                await pause(milliseconds: 200)
+                await nap(milliseconds: 200)
             }
         }
     }
