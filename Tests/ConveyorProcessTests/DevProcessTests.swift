@@ -53,16 +53,9 @@ struct DevProcessTests {
         #expect(!output().contains("cannot acknowledge"), "dev's output: \(output())")
         // Its servers stopped with it.
         for port in [redisPort, mongoPort] {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(descriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(connected != 0, "something still listens on port \(port)")
+            let connected = connectLoopback(port: port)
+            if let connected { close(connected) }
+            #expect(connected == nil, "something still listens on port \(port)")
         }
         // The job finished during the shutdown and was recorded before Redis stopped: its data,
         // read back by a redis-server on the same append-only file.
