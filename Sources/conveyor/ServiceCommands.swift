@@ -81,7 +81,7 @@ func connect(_ broker: Broker, logger: Logger) async throws {
 
 /// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
 ///
-/// ServiceGroup stops the services in reverse order: list a service after those it must outlive.
+/// ServiceGroup stops the services in reverse order: list a service before those it must outlive.
 /// `signals` start the graceful shutdown (SIGTERM and SIGINT; `conveyor dev` adds SIGHUP, since its
 /// servers, in process groups of their own, no longer get a closing terminal's hang-up themselves).
 func runServices(_ services: [any Service], logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {

@@ -344,9 +344,10 @@ public final class Worker: Service, Sendable {
                         metadata: ["error": .string("\(error)"), "jobs": .stringConvertible(batch.count)])
                 }
                 // Stopping, and still failing ackSecondsAtShutdown after the last handler was done:
-                // give up rather than never exit (a pod would wait for its SIGKILL). Those jobs keep their leases: the requeue at the end of the shutdown gives
-                // them back if Redis answers again, else the promoter requeues them once the leases
-                // expire (a crash, not an attempt). So they run again: at least once, never lost.
+                // give up rather than never exit (a pod would wait for its SIGKILL). Those jobs keep
+                // their leases: the requeue at the end of the shutdown gives them back if Redis
+                // answers again, else the promoter requeues them once the leases expire (a crash,
+                // not an attempt). So they run again: at least once, never lost.
                 let abandoned = state.withLock { state -> Int? in
                     guard let closedAt = state.acksClosedAt, ContinuousClock.now - closedAt >= .seconds(Self.ackSecondsAtShutdown) else {
                         let kept = batch.filter {
