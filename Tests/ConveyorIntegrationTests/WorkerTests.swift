@@ -88,9 +88,10 @@ struct WorkerShutdownWithoutRedisTests {
         let redis = try await onThread { try TestRedis() }
         defer { Thread { redis.stop() }.start() }
         try await withBroker(redis: redis) { broker in
+            let logs = CapturedLogs()
             let worker = Worker(
                 broker: broker, registry: testRegistry(), options: WorkerOptions(concurrency: 2, gracePeriodMilliseconds: 5_000),
-                logger: quietLogger)
+                logger: logs.logger)
             let stopped = Flag()
             let running = Task {
                 try? await worker.run()
@@ -102,6 +103,8 @@ struct WorkerShutdownWithoutRedisTests {
             // The job finishes with Redis gone: its ack fails and is retried.
             try await onThread { redis.stop() }
             try await Task.sleep(for: .milliseconds(2_500))
+            // The case under test: the job finished after Redis went, so its ack is pending.
+            #expect(logs.messages(.warning).contains { $0.contains("cannot acknowledge jobs") }, "\(logs.messages(.warning))")
             let clock = ContinuousClock()
             let stopping = clock.now
             worker.beginShutdown()
