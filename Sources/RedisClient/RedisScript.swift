@@ -117,16 +117,13 @@ public final class RedisScript: Sendable {
         if let keyCount, keys.count != keyCount {
             throw RedisError(.protocolError, "\(name) takes \(keyCount) keys, called with \(keys.count)")
         }
-        var command: [[UInt8]]
+        let command: [[UInt8]]
         if let library, library.state == .unknown { try library.load(on: connection) }
         if let library, let functionName, library.state == .loaded {
-            command = [Array("FCALL".utf8), Array(functionName.utf8), Array(String(keys.count).utf8)]
+            command = Self.call("FCALL", Array(functionName.utf8), keys: keys, arguments: arguments)
         } else {
-            let digest = try sha.withLock { $0 } ?? loadScript(on: connection)
-            command = [Array("EVALSHA".utf8), digest, Array(String(keys.count).utf8)]
+            command = Self.call("EVALSHA", try sha.withLock { $0 } ?? loadScript(on: connection), keys: keys, arguments: arguments)
         }
-        command.append(contentsOf: keys)
-        command.append(contentsOf: arguments)
         let replies = try connection.pipeline([leading, command], timeoutMilliseconds: timeoutMilliseconds)
         if case .error(let message) = replies[1] {
             if message.contains("Function not found") || message.hasPrefix("NOSCRIPT") {
@@ -137,13 +134,19 @@ public final class RedisScript: Sendable {
         return (replies[0], replies[1])
     }
 
-    private func runFunction(
-        _ function: String, library: RedisFunctionLibrary, on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]
-    ) throws -> RedisValue {
-        var command: [[UInt8]] = [Array("FCALL".utf8), Array(function.utf8), Array(String(keys.count).utf8)]
+    /// `FCALL <function> <numkeys> keys… arguments…` or `EVALSHA <digest> <numkeys> …`.
+    private static func call(_ verb: String, _ target: [UInt8], keys: [[UInt8]], arguments: [[UInt8]]) -> [[UInt8]] {
+        var command: [[UInt8]] = [Array(verb.utf8), target, Array(String(keys.count).utf8)]
         command.reserveCapacity(3 + keys.count + arguments.count)
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
+        return command
+    }
+
+    private func runFunction(
+        _ function: String, library: RedisFunctionLibrary, on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]
+    ) throws -> RedisValue {
+        let command = Self.call("FCALL", Array(function.utf8), keys: keys, arguments: arguments)
         var attempt = 0
         while true {
             let reply = try connection.send(command)
@@ -163,11 +166,7 @@ public final class RedisScript: Sendable {
         var attempt = 0
         while true {
             let digest = try sha.withLock { $0 } ?? loadScript(on: connection)
-            var command: [[UInt8]] = [Array("EVALSHA".utf8), digest, Array(String(keys.count).utf8)]
-            command.reserveCapacity(3 + keys.count + arguments.count)
-            command.append(contentsOf: keys)
-            command.append(contentsOf: arguments)
-            let reply = try connection.send(command)
+            let reply = try connection.send(Self.call("EVALSHA", digest, keys: keys, arguments: arguments))
             if case .error(let message) = reply {
                 if message.hasPrefix("NOSCRIPT") && attempt == 0 {
                     attempt += 1
