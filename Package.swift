@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // HTTP/2 for the gRPC server (already in the build through grpc-swift-nio-transport).
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         // Build time only: the Embed tool turns API/openapi.yaml into the JSON served at /openapi.json.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // The `http` job type's client (pooled connections, deadlines, streamed bodies).
@@ -114,8 +116,12 @@ let package = Package(
             dependencies: [
                 "Conveyor", "ConveyorHistory", "ConveyorServer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                // The gRPC server's HTTP/2 (GRPCHTTP2Server: why not grpc-swift's server is written there).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

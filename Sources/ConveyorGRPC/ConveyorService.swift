@@ -7,7 +7,7 @@ import SwiftProtobuf
 
 /// The `conveyor.v1.Conveyor` gRPC service: every RPC calls the same operation as its REST route on
 /// the same `ConveyorAPI` (broker, history, keys, roles, rate budgets), so both APIs give the same
-/// answers. Access is checked by `AccessInterceptor` before a method runs; errors become gRPC
+/// answers. Access is checked by `GRPCAccess` before a method runs; errors become gRPC
 /// statuses through `RPCError(APIProblem)`.
 public struct ConveyorService: Conveyor_V1_Conveyor.SimpleServiceProtocol {
     let api: ConveyorAPI

@@ -126,7 +126,7 @@ final class Recorder: Sendable {
     }
 }
 
-/// `conveyor bench-grpc-floor`: serves `NoopEnqueueService` (an `Enqueue` that does nothing) on the
+/// `conveyor bench-grpc-floor`: serves `NoopEnqueueServer` (an `Enqueue` that does nothing) on the
 /// same gRPC server stack as `serve`, until SIGTERM or SIGINT. `make bench-grpc` loads it beside the
 /// real server to print that stack's own ceiling: what no work in Conveyor's handler could exceed.
 struct BenchGRPCFloorCommand: AsyncParsableCommand {
@@ -136,27 +136,7 @@ struct BenchGRPCFloorCommand: AsyncParsableCommand {
     @Option(help: "Port on 127.0.0.1 (0: a free one, printed).") var port: Int = 0
 
     func run() async throws {
-        let server = GRPCServer(
-            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext),
-            services: [NoopEnqueueService()])
-        try await runServices([FloorServer(server: server)], logger: Logger(label: "conveyor.bench-grpc-floor"))
-    }
-
-    /// The server as a ServiceLifecycle service: prints its port, stops gracefully on the signal.
-    struct FloorServer: Service {
-        let server: GRPCServer<HTTP2ServerTransport.Posix>
-
-        func run() async throws {
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { try await server.serve() }
-                    if let address = try await server.listeningAddress?.ipv4 {
-                        FileHandle.standardOutput.write(Data("listening on 127.0.0.1:\(address.port)\n".utf8))
-                    }
-                }
-            } onGracefulShutdown: {
-                server.beginGracefulShutdown()
-            }
-        }
+        let logger = Logger(label: "conveyor.bench-grpc-floor")
+        try await runServices([NoopEnqueueServer(port: port, logger: logger)], logger: logger)
     }
 }
