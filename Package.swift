@@ -33,7 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // SHA-256 of API keys (already in the build through Hummingbird's dependencies).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
-        // gRPC beside REST (grpc-swift 2); the generated code is committed (scripts/proto.sh).
+        // gRPC beside REST: grpc-swift 2 for the generated code (committed, scripts/proto.sh), its GRPCCore
+        // types and the bench client; the server is our own (Sources/ConveyorGRPC/GRPCHTTP2Server.swift).
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
